@@ -1,0 +1,463 @@
+"""The PostgreSQL warehouse: connections, migrations, and the transactional loads of each stage."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg2
+import psycopg2.extras
+
+from pipeline.settings import SQL_DIR, Settings
+
+if TYPE_CHECKING:
+    from pipeline.articles import ArticleRecord
+    from pipeline.feeds import FeedSpec, FeedState, FetchResult
+    from pipeline.models import Claim
+
+logger = logging.getLogger(__name__)
+
+MIGRATION_LOCK = 727_011_001  # pg advisory lock key for migrations
+RUN_LOCK = 727_011_002  # pg advisory lock key: one nightly run at a time
+_MIGRATION_RE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+
+
+class WarehouseError(RuntimeError):
+    """A warehouse step failed; the message names the step."""
+
+
+def resolve_dsn(settings: Settings | None = None) -> str:
+    """TALKWATCH_DSN when set, else the embedded server under TALKWATCH_HOME (started if needed)."""
+    settings = settings or Settings.from_env()
+    if settings.dsn:
+        return settings.dsn
+    from pipeline import embedded
+
+    return embedded.embedded_dsn(settings.home)
+
+
+def connect(dsn: str, *, application_name: str = "talkwatch"):
+    conn = psycopg2.connect(dsn, application_name=application_name, connect_timeout=10)
+    return conn
+
+
+@contextmanager
+def transaction(conn):
+    """Commit on success, roll back on any error."""
+    try:
+        with conn.cursor() as cur:
+            yield cur
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+
+
+# --------------------------------------------------------------------------- migrations
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    path: Path
+
+    @property
+    def sql(self) -> str:
+        return self.path.read_text(encoding="utf-8")
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.path.read_bytes()).hexdigest()
+
+
+def list_migrations(sql_dir: Path = SQL_DIR) -> list[Migration]:
+    found = []
+    for path in sorted((sql_dir / "migrations").glob("*.sql")):
+        m = _MIGRATION_RE.match(path.name)
+        if not m:
+            raise WarehouseError(f"migration file name {path.name!r} is not NNNN_name.sql")
+        found.append(Migration(int(m.group(1)), m.group(2), path))
+    versions = [m.version for m in found]
+    if len(set(versions)) != len(versions):
+        raise WarehouseError(f"duplicate migration versions in {sql_dir / 'migrations'}")
+    return found
+
+
+def list_views(sql_dir: Path = SQL_DIR) -> list[Path]:
+    return sorted((sql_dir / "views").glob("*.sql"))
+
+
+def migrate(conn, sql_dir: Path = SQL_DIR) -> list[str]:
+    """Apply pending migrations in order under an advisory lock, then recreate the analyst views.
+
+    Returns the names of the migrations applied. A released migration whose file changed is an
+    error (migrations are append-only).
+    """
+    applied_now: list[str] = []
+    conn.rollback()
+    with transaction(conn) as cur:
+        cur.execute("select pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+        cur.execute("create schema if not exists talkwatch")
+        cur.execute(
+            """
+            create table if not exists talkwatch.schema_migrations (
+                version     integer primary key,
+                name        text not null,
+                checksum    text not null,
+                applied_at  timestamptz not null default now()
+            )
+            """
+        )
+        cur.execute("select version, checksum from talkwatch.schema_migrations")
+        done = dict(cur.fetchall())
+        for mig in list_migrations(sql_dir):
+            if mig.version in done:
+                if done[mig.version] != mig.checksum:
+                    raise WarehouseError(
+                        f"migration {mig.path.name} changed after it was applied; "
+                        "released migrations are append-only: add a new one"
+                    )
+                continue
+            logger.info("applying migration %s", mig.path.name)
+            cur.execute(mig.sql)
+            cur.execute(
+                "insert into talkwatch.schema_migrations (version, name, checksum) values (%s, %s, %s)",
+                (mig.version, mig.name, mig.checksum),
+            )
+            applied_now.append(mig.path.name)
+        recreate_views(cur, sql_dir)
+    return applied_now
+
+
+def recreate_views(cur, sql_dir: Path = SQL_DIR) -> None:
+    """Drop and recreate the analyst schema's views (replaceable schema), then re-grant."""
+    views = list_views(sql_dir)
+    cur.execute("drop schema if exists analytics cascade")
+    cur.execute("create schema analytics")
+    for path in views:
+        cur.execute(path.read_text(encoding="utf-8"))
+    cur.execute("select 1 from pg_roles where rolname = 'talkwatch_analyst'")
+    if cur.fetchone():
+        cur.execute("grant usage on schema analytics to talkwatch_analyst")
+        cur.execute("grant select on all tables in schema analytics to talkwatch_analyst")
+
+
+def connect_migrated(settings: Settings | None = None):
+    """Resolve the DSN, connect, migrate; returns (dsn, conn)."""
+    dsn = resolve_dsn(settings)
+    try:
+        conn = connect(dsn)
+    except psycopg2.OperationalError as exc:
+        raise WarehouseError(f"cannot connect to the warehouse: {str(exc).strip()}") from exc
+    migrate(conn)
+    return dsn, conn
+
+
+# --------------------------------------------------------------------------- runs
+
+
+def start_run(conn, *, kind: str = "cli", logical_date=None) -> int:
+    with transaction(conn) as cur:
+        cur.execute(
+            "insert into talkwatch.runs (kind, logical_date) values (%s, %s) returning run_id",
+            (kind, logical_date),
+        )
+        return cur.fetchone()[0]
+
+
+def finish_run(conn, run_id: int, *, status: str, summary: dict | None = None, error: str | None = None) -> None:
+    conn.rollback()
+    with transaction(conn) as cur:
+        cur.execute(
+            """
+            update talkwatch.runs
+               set finished_at = now(), status = %s, summary = %s, error = %s
+             where run_id = %s
+            """,
+            (status, json.dumps(summary or {}, default=str), error, run_id),
+        )
+
+
+@contextmanager
+def run_lock(conn, *, wait: bool = False) -> Iterator[bool]:
+    """Session advisory lock so that two nightly runs never interleave; yields whether it was taken."""
+    with conn.cursor() as cur:
+        if wait:
+            cur.execute("select pg_advisory_lock(%s)", (RUN_LOCK,))
+            got = True
+        else:
+            cur.execute("select pg_try_advisory_lock(%s)", (RUN_LOCK,))
+            got = cur.fetchone()[0]
+    conn.commit()
+    try:
+        yield got
+    finally:
+        if got:
+            conn.rollback()
+            with conn.cursor() as cur:
+                cur.execute("select pg_advisory_unlock(%s)", (RUN_LOCK,))
+            conn.commit()
+
+
+# --------------------------------------------------------------------------- feeds
+
+
+def upsert_feed(conn, spec: FeedSpec) -> int:
+    with transaction(conn) as cur:
+        cur.execute(
+            """
+            insert into talkwatch.feeds (url, outlet, language) values (%s, %s, %s)
+            on conflict (url) do update
+               set outlet = excluded.outlet,
+                   language = coalesce(excluded.language, talkwatch.feeds.language)
+            returning feed_id
+            """,
+            (spec.url, spec.outlet, spec.language),
+        )
+        return cur.fetchone()[0]
+
+
+def feed_state(conn, feed_id: int) -> FeedState:
+    from pipeline.feeds import FeedState
+
+    with conn.cursor() as cur:
+        cur.execute(
+            "select etag, last_modified, current_url from talkwatch.feeds where feed_id = %s", (feed_id,)
+        )
+        row = cur.fetchone()
+    conn.commit()
+    if row is None:
+        raise WarehouseError(f"feed {feed_id} is not in the warehouse")
+    return FeedState(etag=row[0], last_modified=row[1], current_url=row[2])
+
+
+def _utc(dt: datetime | None) -> datetime | None:
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc)
+
+
+def store_fetch(
+    conn, feed_id: int, run_id: int | None, result: FetchResult, articles: Iterable[ArticleRecord]
+) -> dict:
+    """Record one fetch and store its articles in one transaction; returns counts.
+
+    Articles are unique on canonical URL; a story already stored (same canonical URL, or same
+    content hash from another feed) only gains a sighting. Feed health is updated here.
+    """
+    articles = list(articles)
+    new = 0
+    with transaction(conn) as cur:
+        for art in articles:
+            article_id, created = _upsert_article(cur, art, run_id)
+            new += int(created)
+            cur.execute(
+                """
+                insert into talkwatch.article_sightings (article_id, feed_id, guid, run_id)
+                values (%s, %s, %s, %s)
+                on conflict (article_id, feed_id) do nothing
+                """,
+                (article_id, feed_id, art.guid, run_id),
+            )
+        ok = result.status in ("ok", "not_modified")
+        cur.execute(
+            """
+            insert into talkwatch.feed_fetches
+                (feed_id, run_id, status, http_status, final_url, bytes, duration_ms,
+                 entries_seen, entries_new, error, warnings)
+            values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
+            """,
+            (
+                feed_id, run_id, result.status, result.http_status, result.final_url, result.bytes,
+                result.duration_ms, len(result.entries), new, result.error, list(result.warnings or []),
+            ),
+        )
+        cur.execute(
+            """
+            update talkwatch.feeds
+               set last_status = %(status)s,
+                   last_error = %(error)s,
+                   last_fetch_at = now(),
+                   last_success_at = case when %(ok)s then now() else last_success_at end,
+                   consecutive_failures = case when %(ok)s then 0 else consecutive_failures + 1 end,
+                   etag = case when %(ok)s then coalesce(%(etag)s, etag) else etag end,
+                   last_modified = case when %(ok)s then coalesce(%(lm)s, last_modified) else last_modified end,
+                   current_url = case when %(perm)s then %(final)s else current_url end
+             where feed_id = %(feed_id)s
+            """,
+            {
+                "status": result.status, "error": result.error, "ok": ok, "etag": result.etag,
+                "lm": result.last_modified, "perm": bool(result.permanent_redirect),
+                "final": result.final_url, "feed_id": feed_id,
+            },
+        )
+    return {"entries_seen": len(result.entries), "articles_new": new}
+
+
+def _upsert_article(cur, art: ArticleRecord, run_id: int | None) -> tuple[int, bool]:
+    cur.execute(
+        "select article_id from talkwatch.articles where canonical_url = %s or content_hash = %s "
+        "order by (canonical_url = %s) desc, article_id limit 1",
+        (art.canonical_url, art.content_hash, art.canonical_url),
+    )
+    row = cur.fetchone()
+    if row:
+        return row[0], False
+    skip = art.skip_reason
+    cur.execute(
+        """
+        insert into talkwatch.articles
+            (canonical_url, url, outlet, title, body, text_source, content_hash, published_at,
+             published_estimated, first_run_id, language, guid, fulltext_error,
+             extract_status, extract_reason)
+        values (%s, %s, %s, %s, %s, %s, %s, coalesce(%s, now()), %s, %s, %s, %s, %s, %s, %s)
+        on conflict (canonical_url) do nothing
+        returning article_id
+        """,
+        (
+            art.canonical_url, art.url, art.outlet, art.title, art.text, art.text_source,
+            art.content_hash, _utc(art.published_at), art.published_at is None, run_id, art.language,
+            art.guid, art.fulltext_error, "skipped" if skip else "pending", skip,
+        ),
+    )
+    row = cur.fetchone()
+    if row:
+        return row[0], True
+    cur.execute("select article_id from talkwatch.articles where canonical_url = %s", (art.canonical_url,))
+    return cur.fetchone()[0], False
+
+
+# --------------------------------------------------------------------------- claims
+
+
+@dataclass
+class PendingArticle:
+    article_id: int
+    outlet: str
+    url: str
+    published_at: datetime
+    title: str
+    body: str
+
+
+def pending_articles(conn, *, limit: int | None = None) -> list[PendingArticle]:
+    """Articles stored but not yet extracted, oldest first."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            select article_id, outlet, url, published_at, title, body
+              from talkwatch.articles
+             where extract_status = 'pending'
+             order by article_id
+             limit %s
+            """,
+            (limit,),
+        )
+        rows = [PendingArticle(*r) for r in cur.fetchall()]
+    conn.commit()
+    return rows
+
+
+def claim_key(claim: Claim) -> str:
+    payload = json.dumps(
+        [claim.parties, claim.status, claim.topic, claim.source_key, claim.event_time, claim.evidence],
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+def store_claims(
+    conn,
+    results: Iterable[tuple[int, list[Claim]]],
+    *,
+    extractor_version: str,
+    run_id: int | None = None,
+) -> int:
+    """Store the claims of extracted articles and mark the articles done, in one transaction.
+
+    Idempotent: claims are unique per (article, content key), and only pending articles change.
+    Returns the number of claims inserted.
+    """
+    inserted = 0
+    rows = []
+    done_ids = []
+    for article_id, claims in results:
+        done_ids.append(article_id)
+        for i, c in enumerate(claims):
+            rows.append(
+                (
+                    article_id, i, claim_key(c), list(c.parties), "|".join(c.parties), c.status, c.topic,
+                    c.source, c.source_key, c.source_org, c.reported_by, c.mediator, c.venue, c.hedged,
+                    c.event_time, c.evidence, extractor_version, run_id,
+                )
+            )
+    with transaction(conn) as cur:
+        if rows:
+            result = psycopg2.extras.execute_values(
+                cur,
+                """
+                insert into talkwatch.claims
+                    (article_id, claim_index, claim_key, parties, parties_key, status, topic, source,
+                     source_key, source_org, reported_by, mediator, venue, hedged, event_time, evidence,
+                     extractor_version, run_id, published_at)
+                select v.article_id, v.claim_index, v.claim_key, v.parties, v.parties_key, v.status,
+                       v.topic, v.source, v.source_key, v.source_org, v.reported_by, v.mediator, v.venue,
+                       v.hedged, v.event_time, v.evidence, v.extractor_version, v.run_id, a.published_at
+                  from (values %s) as v (article_id, claim_index, claim_key, parties, parties_key, status,
+                                         topic, source, source_key, source_org, reported_by, mediator,
+                                         venue, hedged, event_time, evidence, extractor_version, run_id)
+                  join talkwatch.articles a on a.article_id = v.article_id
+                 where a.extract_status = 'pending'
+                on conflict (article_id, claim_key) do nothing
+                returning claim_id
+                """,
+                rows,
+                template="(%s::bigint, %s::int, %s, %s::text[], %s, %s, %s, %s, %s, %s, %s, %s, %s, "
+                "%s::boolean, %s, %s, %s, %s::bigint)",
+                fetch=True,
+                page_size=1000,
+            )
+            inserted = len(result)
+        if done_ids:
+            cur.execute(
+                """
+                update talkwatch.articles
+                   set extract_status = 'done', extracted_at = now(), extractor_version = %s
+                 where article_id = any(%s) and extract_status = 'pending'
+                """,
+                (extractor_version, done_ids),
+            )
+    return inserted
+
+
+def mark_extract_failed(conn, article_id: int, reason: str) -> None:
+    with transaction(conn) as cur:
+        cur.execute(
+            "update talkwatch.articles set extract_status = 'failed', extract_reason = %s "
+            "where article_id = %s and extract_status = 'pending'",
+            (reason[:2000], article_id),
+        )
+
+
+def table_counts(conn) -> dict[str, int]:
+    """Row counts of the core tables (for summaries and idempotency checks)."""
+    names = ["feeds", "feed_fetches", "articles", "article_sightings", "claims", "contradictions",
+             "contradiction_evidence", "alerts", "runs"]
+    out = {}
+    with conn.cursor() as cur:
+        for name in names:
+            cur.execute(f"select count(*) from talkwatch.{name}")  # noqa: S608 - fixed names
+            out[name] = cur.fetchone()[0]
+    conn.commit()
+    return out

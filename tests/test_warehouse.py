@@ -1,0 +1,85 @@
+"""Warehouse: migrations, feed/article/claim loads are transactional and idempotent."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import pytest
+
+from pipeline import warehouse as wh
+from pipeline.models import Claim
+
+
+def test_migrate_twice_applies_nothing_the_second_time(warehouse):
+    assert wh.migrate(warehouse) == []
+    with warehouse.cursor() as cur:
+        cur.execute("select count(*) from talkwatch.schema_migrations")
+        assert cur.fetchone()[0] == len(wh.list_migrations())
+
+
+def test_changed_released_migration_is_refused(warehouse, tmp_path):
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "views").mkdir()
+    for mig in wh.list_migrations():
+        (tmp_path / "migrations" / mig.path.name).write_text(mig.sql + "\n-- edited\n")
+    with pytest.raises(wh.WarehouseError, match="append-only"):
+        wh.migrate(warehouse, tmp_path)
+
+
+def _article_row(cur, url="https://example.org/a", body="Talks were held.", published=None):
+    cur.execute(
+        """
+        insert into talkwatch.articles (canonical_url, url, outlet, title, body, content_hash, published_at)
+        values (%s, %s, 'Example', 't', %s, md5(%s), %s) returning article_id
+        """,
+        (url, url, body, url, published or datetime(2024, 8, 18, tzinfo=timezone.utc)),
+    )
+    return cur.fetchone()[0]
+
+
+def _claim(**kw):
+    base = dict(
+        parties=["UKR", "RUS"], status="denied", topic="partial_ceasefire", source="Maria Zakharova",
+        source_key="maria-zakharova", evidence="No such negotiations have happened.",
+    )
+    base.update(kw)
+    return Claim(**base)
+
+
+def test_store_claims_is_idempotent_and_marks_article_done(warehouse):
+    with wh.transaction(warehouse) as cur:
+        aid = _article_row(cur)
+    assert [a.article_id for a in wh.pending_articles(warehouse)] == [aid]
+    claims = [_claim(), _claim(status="planned", source="Washington Post", source_key="washington-post")]
+    assert wh.store_claims(warehouse, [(aid, claims)], extractor_version="t") == 2
+    assert wh.store_claims(warehouse, [(aid, claims)], extractor_version="t") == 0
+    assert wh.pending_articles(warehouse) == []
+    with warehouse.cursor() as cur:
+        cur.execute("select parties, parties_key, published_at from talkwatch.claims order by claim_id")
+        rows = cur.fetchall()
+    assert rows[0][0] == ["RUS", "UKR"] and rows[0][1] == "RUS|UKR"
+    assert rows[0][2] == datetime(2024, 8, 18, tzinfo=timezone.utc)
+
+
+def test_claim_with_bad_source_key_is_rejected_by_the_schema(warehouse):
+    with wh.transaction(warehouse) as cur:
+        aid = _article_row(cur)
+    bad = _claim(source_key="Not A Slug")
+    with pytest.raises(Exception, match="source_key"):
+        wh.store_claims(warehouse, [(aid, [bad])], extractor_version="t")
+    assert wh.table_counts(warehouse)["claims"] == 0
+    assert [a.article_id for a in wh.pending_articles(warehouse)] == [aid]
+
+
+def test_run_lock_is_exclusive(warehouse_dsn):
+    a, b = wh.connect(warehouse_dsn), wh.connect(warehouse_dsn)
+    try:
+        with wh.run_lock(a) as got_a:
+            assert got_a
+            with wh.run_lock(b) as got_b:
+                assert not got_b
+        with wh.run_lock(b) as got_b:
+            assert got_b
+    finally:
+        a.close()
+        b.close()
