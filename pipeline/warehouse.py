@@ -201,11 +201,14 @@ def run_lock(conn, *, wait: bool = False) -> Iterator[bool]:
     try:
         yield got
     finally:
-        if got:
-            conn.rollback()
-            with conn.cursor() as cur:
-                cur.execute("select pg_advisory_unlock(%s)", (RUN_LOCK,))
-            conn.commit()
+        if got and not conn.closed:
+            try:
+                conn.rollback()
+                with conn.cursor() as cur:
+                    cur.execute("select pg_advisory_unlock(%s)", (RUN_LOCK,))
+                conn.commit()
+            except psycopg2.Error:  # the session is gone, and its lock with it
+                logger.warning("could not release the run lock: the connection is gone")
 
 
 # --------------------------------------------------------------------------- feeds

@@ -1,0 +1,312 @@
+"""The nightly job as plain functions: fetch → store → extract → load → detect → alert.
+
+`talkwatch run` calls `run_night`; the Airflow DAGs call the step functions one task each.
+Every step is its own transaction and idempotent, so a crash or a re-run loses and repeats nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass, field
+from datetime import date
+from pathlib import Path
+
+from pipeline import warehouse as wh
+from pipeline.settings import SAMPLE_FEEDS_FILE, Settings
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+class StepError(RuntimeError):
+    """A step of the nightly job failed; the message names the step."""
+
+    def __init__(self, step: str, cause: BaseException):
+        self.step = step
+        super().__init__(f"step '{step}' failed: {type(cause).__name__}: {str(cause).strip()}")
+
+
+class RunInProgress(RuntimeError):
+    """Another run holds the warehouse's run lock."""
+
+
+@dataclass
+class NightSummary:
+    run_id: int | None = None
+    feeds: int = 0
+    feeds_failed: int = 0
+    entries_seen: int = 0
+    articles_new: int = 0
+    articles_extracted: int = 0
+    articles_failed: int = 0
+    claims: int = 0
+    contradictions_new: int = 0
+    evidence_attached: int = 0
+    mails_sent: int = 0
+    alert_error: str | None = None
+    failing_feeds: list[dict] = field(default_factory=list)
+    feed_results: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _noop(_msg: str) -> None:
+    pass
+
+
+def _pause_for_tests(point: str) -> None:
+    """Fault-injection hook: with TALKWATCH_TEST_PAUSE_AT=<point>, wait here until the file
+    TALKWATCH_TEST_PAUSE_FILE disappears (tests kill the process meanwhile). Inert otherwise."""
+    if os.environ.get("TALKWATCH_TEST_PAUSE_AT") != point:
+        return
+    flag = Path(os.environ.get("TALKWATCH_TEST_PAUSE_FILE", "/nonexistent"))
+    (flag.parent / f"{flag.name}.reached").write_text(str(os.getpid()))
+    deadline = time.monotonic() + 120
+    while flag.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def load_feeds_config(feeds_file: str | Path | None = None):
+    from pipeline.feeds import load_feeds_file
+
+    return load_feeds_file(Path(feeds_file) if feeds_file else SAMPLE_FEEDS_FILE)
+
+
+def ingest_feeds(conn, config, settings: Settings, *, run_id: int | None, progress: Progress = _noop) -> list[dict]:
+    """Fetch every feed (in parallel, polite per host), store its articles; one transaction per feed.
+
+    A failed feed is recorded against the feed and never stops the others.
+    """
+    from pipeline.feeds import fetch_feeds
+
+    specs = list(config.feeds)
+    feed_ids = [wh.upsert_feed(conn, spec) for spec in specs]
+    states = [wh.feed_state(conn, fid) for fid in feed_ids]
+    progress(f"fetching {len(specs)} feeds")
+    results = fetch_feeds(list(zip(specs, states)), settings.fetch)
+    out = []
+    for feed_id, spec, result in zip(feed_ids, specs, results):
+        out.append(store_feed_result(conn, feed_id, result, settings, config=config, run_id=run_id))
+        row = out[-1]
+        mark = "ok " if row["status"] != "error" else "ERR"
+        detail = row["error"] if row["status"] == "error" else f"{row['entries_seen']} entries, {row['articles_new']} new"
+        progress(f"  {mark} {spec.outlet}: {detail}")
+    return out
+
+
+def fetch_one_feed(conn, spec, settings: Settings, *, config=None, run_id: int | None = None) -> dict:
+    """Fetch and store a single feed (the Airflow mapped task)."""
+    from pipeline.feeds import fetch_feed
+
+    feed_id = wh.upsert_feed(conn, spec)
+    result = fetch_feed(spec, wh.feed_state(conn, feed_id), settings.fetch)
+    return store_feed_result(conn, feed_id, result, settings, config=config, run_id=run_id)
+
+
+def store_feed_result(conn, feed_id: int, result, settings: Settings, *, config=None, run_id: int | None) -> dict:
+    from pipeline.articles import build_articles
+
+    fulltext = settings.fetch.fetch_fulltext
+    if config is not None and getattr(config, "fetch_fulltext", None) is not None:
+        fulltext = fulltext and config.fetch_fulltext
+    if result.spec.fetch_fulltext is not None:
+        fulltext = fulltext and result.spec.fetch_fulltext
+    articles = []
+    if result.status == "ok" and result.entries:
+        articles = build_articles(result, settings.fetch, fetch_fulltext=fulltext)
+    counts = wh.store_fetch(conn, feed_id, run_id, result, articles)
+    return {
+        "feed_id": feed_id, "url": result.spec.url, "outlet": result.spec.outlet, "status": result.status,
+        "http_status": result.http_status, "error": result.error, **counts,
+    }
+
+
+def extract_pending(
+    conn,
+    settings: Settings,
+    *,
+    run_id: int | None = None,
+    nlp=None,
+    batch_articles: int = 256,
+    progress: Progress = _noop,
+) -> dict:
+    """Extract claims from every pending article and load them, one transaction per batch."""
+    from pipeline.extract import EXTRACTOR_VERSION, extract_articles, load_pipeline
+    from pipeline.models import Article
+
+    done = claims = failed = 0
+    last_seen = 0
+    while True:
+        pending = [p for p in wh.pending_articles(conn, limit=batch_articles) if p.article_id > last_seen]
+        if not pending:
+            break
+        last_seen = pending[-1].article_id
+        if nlp is None:
+            progress(f"loading the spaCy pipeline for {len(pending)}+ articles")
+            nlp = load_pipeline(settings.spacy_model)
+        articles = [
+            Article(id=str(p.article_id), outlet=p.outlet, url=p.url, published=p.published_at,
+                    title=p.title, text=p.body)
+            for p in pending
+        ]
+        try:
+            results = [
+                (int(a.id), cs)
+                for a, cs in extract_articles(articles, nlp=nlp, batch_size=settings.batch_size,
+                                              n_process=settings.n_process)
+            ]
+        except Exception:  # one malformed article must not sink the batch: retry one by one
+            logger.exception("batch extraction failed; retrying article by article")
+            results = []
+            for a in articles:
+                try:
+                    results.extend((int(x.id), cs) for x, cs in extract_articles([a], nlp=nlp))
+                except Exception as exc:  # noqa: BLE001 - recorded against the article
+                    wh.mark_extract_failed(conn, int(a.id), f"{type(exc).__name__}: {exc}")
+                    failed += 1
+        _pause_for_tests("load_claims")
+        claims += wh.store_claims(conn, results, extractor_version=EXTRACTOR_VERSION, run_id=run_id)
+        done += len(results)
+        progress(f"extracted {done} articles, {claims} claims")
+    return {"articles_extracted": done, "articles_failed": failed, "claims": claims}
+
+
+def detect_contradictions(conn, *, run_id: int | None = None) -> dict:
+    from pipeline import contradictions
+
+    res = contradictions.detect(conn, run_id=run_id)
+    return {
+        "claims_checked": res.claims_checked,
+        "contradictions_new": len(res.new_contradiction_ids),
+        "evidence_attached": res.evidence_attached,
+    }
+
+
+def failing_feeds(conn, threshold: int) -> list[dict]:
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            select url, outlet, consecutive_failures, last_error, last_success_at
+              from talkwatch.feeds
+             where consecutive_failures >= %s
+             order by consecutive_failures desc, url
+            """,
+            (threshold,),
+        )
+        cols = [d[0] for d in cur.description]
+        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+    conn.commit()
+    return rows
+
+
+def send_alerts(conn, settings: Settings, *, run_id: int | None = None, failing: list[dict] | None = None):
+    from pipeline import alerts
+
+    return alerts.send_pending_alerts(conn, settings.smtp, run_id=run_id, failing_feeds=failing or None)
+
+
+def feeds_health(conn, specs: Iterable) -> list[dict]:
+    """One row per configured feed: `{url, outlet, last_status, last_error, consecutive_failures,
+    last_success_at, articles}` (`url` exactly as configured)."""
+    out = []
+    with conn.cursor() as cur:
+        for spec in specs:
+            cur.execute(
+                """
+                select f.last_status, f.last_error, f.consecutive_failures, f.last_success_at,
+                       (select count(*) from talkwatch.article_sightings s where s.feed_id = f.feed_id)
+                  from talkwatch.feeds f where f.url = %s
+                """,
+                (spec.url,),
+            )
+            row = cur.fetchone() or (None, None, 0, None, 0)
+            out.append({
+                "url": spec.url, "outlet": spec.outlet, "last_status": row[0], "last_error": row[1],
+                "consecutive_failures": row[2],
+                "last_success_at": row[3].isoformat() if row[3] else None, "articles": row[4],
+            })
+    conn.commit()
+    return out
+
+
+# --------------------------------------------------------------------------- the whole night
+
+
+def run_night(
+    settings: Settings | None = None,
+    feeds_file: str | Path | None = None,
+    *,
+    kind: str = "cli",
+    logical_date: date | None = None,
+    progress: Progress = _noop,
+    nlp=None,
+    wait_for_lock: bool = False,
+) -> NightSummary:
+    """The whole nightly job in-process. Raises StepError naming the failed step."""
+    settings = settings or Settings.from_env()
+    summary = NightSummary()
+    try:
+        config = load_feeds_config(feeds_file)
+    except (OSError, ValueError) as exc:
+        raise StepError("load_feeds", exc) from exc
+    try:
+        progress("connecting to the warehouse")
+        _dsn, conn = wh.connect_migrated(settings)
+    except Exception as exc:
+        raise StepError("connect_warehouse", exc) from exc
+    try:
+        with wh.run_lock(conn, wait=wait_for_lock) as got:
+            if not got:
+                raise RunInProgress(
+                    "another talkwatch run is in progress on this warehouse (run lock held); "
+                    "try again when it has finished"
+                )
+            summary.run_id = wh.start_run(conn, kind=kind, logical_date=logical_date)
+            step = "fetch_feeds"
+            try:
+                rows = ingest_feeds(conn, config, settings, run_id=summary.run_id, progress=progress)
+                summary.feed_results = rows
+                summary.feeds = len(rows)
+                summary.feeds_failed = sum(r["status"] == "error" for r in rows)
+                summary.entries_seen = sum(r["entries_seen"] for r in rows)
+                summary.articles_new = sum(r["articles_new"] for r in rows)
+                step = "extract_claims"
+                progress("extracting claims")
+                ex = extract_pending(conn, settings, run_id=summary.run_id, nlp=nlp, progress=progress)
+                summary.articles_extracted = ex["articles_extracted"]
+                summary.articles_failed = ex["articles_failed"]
+                summary.claims = ex["claims"]
+                step = "detect_contradictions"
+                progress("detecting contradictions")
+                det = detect_contradictions(conn, run_id=summary.run_id)
+                summary.contradictions_new = det["contradictions_new"]
+                summary.evidence_attached = det["evidence_attached"]
+                step = "send_alerts"
+                summary.failing_feeds = failing_feeds(conn, settings.failing_feed_threshold)
+                if settings.smtp.configured:
+                    progress("sending the alert digest")
+                    res = send_alerts(conn, settings, run_id=summary.run_id, failing=summary.failing_feeds)
+                    summary.mails_sent = int(bool(res.sent))
+                    summary.alert_error = res.error if not res.sent and res.contradiction_ids else None
+                else:
+                    summary.alert_error = "smtp not configured (set TALKWATCH_SMTP_HOST and TALKWATCH_ALERT_TO)"
+            except Exception as exc:
+                conn.rollback()
+                try:
+                    wh.finish_run(conn, summary.run_id, status="failed", summary=summary.as_dict(),
+                                  error=f"{step}: {exc}")
+                except Exception:  # noqa: BLE001 - the warehouse itself may be gone
+                    logger.warning("could not record the failed run %s", summary.run_id)
+                raise StepError(step, exc) from exc
+            wh.finish_run(conn, summary.run_id, status="success", summary=summary.as_dict())
+    finally:
+        conn.close()
+    return summary
