@@ -1,0 +1,287 @@
+"""Article stage: feed entries -> article records (canonical URL, full text or feed text, hash, language)."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import datetime
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+
+import requests
+
+from pipeline import http
+from pipeline.feeds import FeedEntry, FetchResult
+from pipeline.settings import FetchSettings
+
+log = logging.getLogger(__name__)
+
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9,*/*;q=0.5"
+MIN_FULLTEXT_CHARS = 400      # shorter page text is a teaser, a paywall or a consent wall
+PAYWALL_MAX_CHARS = 1500      # page says it is not free and shows less than this: use the feed text
+MIN_LANGUAGE_CHARS = 40       # below this py3langid guesses; trust the feed's configured language
+MIN_LANGUAGE_PROB = 0.5
+TRACKING_PARAMS = {
+    "fbclid", "gclid", "dclid", "gclsrc", "msclkid", "yclid", "twclid", "igshid", "mc_cid", "mc_eid",
+    "ref", "ref_src", "ref_url", "referrer", "cmpid", "ocid", "ito", "ns_mchannel", "ns_source",
+    "ns_campaign", "ns_linkname", "ns_fee", "_ga", "_gl", "_hsenc", "_hsmi", "mkt_tok", "spm",
+    "at_medium", "at_campaign", "at_custom1", "at_custom2", "at_custom3", "at_custom4", "s_cid",
+    "smid", "sr_share", "guccounter",
+}
+TRACKING_PREFIXES = ("utm_", "pk_", "mtm_", "hsa_", "oly_", "vero_")
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_PAYWALL_RE = re.compile(r'"isAccessibleForFree"\s*:\s*"?(false|False|FALSE)', re.IGNORECASE)
+
+
+@dataclass
+class ArticleRecord:
+    """One article as the warehouse stores it."""
+
+    url: str
+    canonical_url: str
+    outlet: str
+    title: str
+    text: str
+    text_source: str
+    content_hash: str
+    published_at: datetime | None
+    language: str | None
+    guid: str | None
+    fulltext_error: str | None = None
+    skip_reason: str | None = None
+
+
+def canonical_url(url: str) -> str:
+    """Normalise a URL for dedup: lowercase scheme/host, no default port/fragment/tracking params, sorted query."""
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return url
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return url
+    host = parts.hostname.lower().rstrip(".")
+    if ":" in host:
+        host = f"[{host}]"
+    if port and port != DEFAULT_PORTS.get(scheme):
+        host = f"{host}:{port}"
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if k.lower() not in TRACKING_PARAMS and not k.lower().startswith(TRACKING_PREFIXES)]
+    query.sort()
+    return urlunsplit((scheme, host, parts.path or "/", urlencode(query), ""))
+
+
+def synthetic_url(feed_url: str, entry: FeedEntry) -> str:
+    """Stable id for an entry without a link: hash of the feed URL and its guid (or title and summary)."""
+    key = entry.guid or f"{entry.title}\n{entry.summary or entry.content}"
+    digest = hashlib.sha256(f"{feed_url}\n{key}".encode()).hexdigest()[:32]
+    return f"urn:talkwatch:{digest}"
+
+
+def normalise_text(text: str) -> str:
+    """NFKC, casefolded, whitespace collapsed: the form the content hash is taken over."""
+    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+
+def content_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{normalise_text(title)}\n{normalise_text(text)}".encode()).hexdigest()
+
+
+_BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "tr", "section",
+               "article", "ul", "ol", "table", "pre", "figure", "figcaption", "header", "footer"}
+
+
+def html_to_text(fragment: str) -> str:
+    """Feed HTML (summary/content) to plain text with paragraph breaks; plain text passes through."""
+    if not fragment:
+        return ""
+    if "<" not in fragment:
+        return _tidy(html.unescape(fragment))
+    try:
+        import lxml.html
+        root = lxml.html.fragment_fromstring(fragment, create_parent="div")
+    except Exception:  # malformed HTML: strip tags crudely rather than lose the text
+        return _tidy(html.unescape(re.sub(r"<[^>]*>", " ", fragment)))
+    for bad in root.xpath("//script|//style|//noscript"):
+        bad.drop_tree()
+    for el in root.iter():
+        if isinstance(el.tag, str) and el.tag.lower() in _BLOCK_TAGS:
+            el.tail = "\n" + (el.tail or "")
+    return _tidy(root.text_content())
+
+
+def _tidy(text: str) -> str:
+    lines = (" ".join(line.split()) for line in text.replace("\r", "\n").split("\n"))
+    return "\n".join(line for line in lines if line)
+
+
+_identifier = None
+_identifier_lock = threading.Lock()
+
+
+def detect_language(text: str) -> tuple[str | None, float]:
+    """(ISO 639-1 code, probability) from py3langid; (None, 0.0) for empty text."""
+    global _identifier
+    if not text.strip():
+        return None, 0.0
+    with _identifier_lock:
+        if _identifier is None:
+            from py3langid import langid
+            _identifier = langid.LanguageIdentifier.from_model_file(langid.MODEL_FILE, norm_probs=True)
+        lang, prob = _identifier.classify(text[:5000])
+    return lang, float(prob)
+
+
+@dataclass
+class _Page:
+    text: str | None
+    canonical: str | None
+    final_url: str | None
+    error: str | None
+
+
+def fetch_page_text(url: str, settings: FetchSettings, *, session: requests.Session | None = None,
+                    throttle: http.HostThrottle | None = None) -> _Page:
+    """Fetch an article page and extract its main text and rel=canonical; errors come back as text."""
+    try:
+        resp = http.fetch(url, settings, session=session, max_bytes=settings.max_page_bytes,
+                          accept=PAGE_ACCEPT, throttle=throttle)
+    except http.FetchError as exc:
+        return _Page(None, None, exc.final_url, f"page fetch failed: {exc.message}")
+    if resp.content_type and resp.content_type not in ("text/html", "application/xhtml+xml", "text/plain"):
+        return _Page(None, None, resp.final_url, f"page is not HTML ({resp.content_type})")
+    if not resp.content.strip():
+        return _Page(None, None, resp.final_url, "page is empty")
+    try:
+        import trafilatura
+        from trafilatura.utils import load_html
+
+        source: str | bytes = resp.content
+        if resp.charset:
+            try:
+                source = resp.content.decode(resp.charset, errors="replace")
+            except LookupError:
+                pass
+        tree = load_html(source)
+        if tree is None:
+            return _Page(None, None, resp.final_url, "page is not parseable HTML")
+        canonical = None
+        for href in tree.xpath('//link[contains(concat(" ", normalize-space(translate(@rel, '
+                               '"CANONICAL", "canonical")), " "), " canonical ")]/@href'):
+            candidate = urljoin(resp.final_url, href.strip())
+            parts = urlsplit(candidate)
+            if parts.scheme in ("http", "https") and parts.hostname and parts.path not in ("", "/"):
+                canonical = candidate
+                break
+        paywalled = bool(_PAYWALL_RE.search(resp.content[:500_000].decode("utf-8", "replace")))
+        text = trafilatura.extract(tree, url=resp.final_url, include_comments=False, include_tables=False,
+                                   favor_precision=True, deduplicate=False)
+    except Exception as exc:  # extraction must never cost the entry
+        log.warning("page %s: extraction failed: %r", url, exc)
+        return _Page(None, None, resp.final_url, f"text extraction failed: {type(exc).__name__}: {exc}")
+    text = _tidy(text or "")
+    if not text:
+        return _Page(None, canonical, resp.final_url, "no main text found on the page")
+    if paywalled and len(text) < PAYWALL_MAX_CHARS:
+        return _Page(None, canonical, resp.final_url, f"page is paywalled ({len(text)} chars visible)")
+    if len(text) < MIN_FULLTEXT_CHARS:
+        return _Page(None, canonical, resp.final_url,
+                     f"page text too short ({len(text)} chars; teaser or paywall?)")
+    return _Page(text, canonical, resp.final_url, None)
+
+
+def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fulltext: bool | None = None,
+                   session: requests.Session | None = None, throttle: http.HostThrottle | None = None,
+                   known_urls: Container[str] | None = None) -> list[ArticleRecord]:
+    """One record per entry of an 'ok' fetch, deduplicated by canonical URL within the feed.
+
+    Page fetching is on when settings.fetch_fulltext is on (TALKWATCH_FETCH_FULLTEXT=0 turns it off
+    everywhere) and the feed's own `fetch_fulltext`, else the `fetch_fulltext` argument (the feeds
+    file's default), is not false. Entries whose canonical URL is in `known_urls` keep feed text and
+    cost no page request.
+    """
+    if result.status != "ok":
+        return []
+    spec = result.spec
+    wanted = spec.fetch_fulltext if spec.fetch_fulltext is not None else fetch_fulltext
+    fulltext = settings.fetch_fulltext and wanted is not False
+    own_session = session is None and fulltext
+    if own_session:
+        session = http.new_session(settings)
+    throttle = throttle or http.HostThrottle(settings.host_delay)
+    records: list[ArticleRecord] = []
+    seen: set[str] = set()
+    try:
+        for entry in result.entries:
+            try:
+                record = _build_one(entry, result, settings, fulltext, session, throttle, known_urls, seen)
+            except Exception as exc:  # one odd entry must not lose the feed
+                log.exception("feed %s: entry %s failed", spec.url, entry.link or entry.guid)
+                result.warnings.append(f"entry {entry.link or entry.guid or entry.title!r} skipped: {exc}")
+                continue
+            if record is not None:
+                records.append(record)
+    finally:
+        if own_session and session is not None:
+            session.close()
+    return records
+
+
+def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, fulltext: bool,
+               session: requests.Session | None, throttle: http.HostThrottle,
+               known_urls: Container[str] | None, seen: set[str]) -> ArticleRecord | None:
+    spec = result.spec
+    url = entry.link or synthetic_url(spec.url, entry)
+    canonical = canonical_url(url)
+    if canonical in seen:
+        return None
+    feed_text = html_to_text(entry.content) or html_to_text(entry.summary)
+    title = html_to_text(entry.title).replace("\n", " ")
+    text, source, error = feed_text, "feed", None
+    if entry.link and fulltext:
+        if known_urls is not None and canonical in known_urls:
+            error = "not fetched: article already known"
+        else:
+            page = fetch_page_text(entry.link, settings, session=session, throttle=throttle)
+            if page.canonical:
+                canonical = canonical_url(page.canonical)
+            elif page.final_url and page.error is None:
+                canonical = canonical_url(page.final_url)
+            if page.text and len(page.text) >= len(feed_text):
+                text, source = page.text, "fulltext"
+            elif page.text:
+                error = f"page text ({len(page.text)} chars) shorter than the feed text ({len(feed_text)})"
+            else:
+                error = page.error
+            if canonical in seen:
+                return None
+    elif entry.link and not fulltext:
+        error = "full-text fetching is off"
+    seen.add(canonical)
+    seen.add(canonical_url(url))
+    sample = f"{title}\n{text}".strip()
+    language, prob = detect_language(sample)
+    if len(sample) < MIN_LANGUAGE_CHARS or prob < MIN_LANGUAGE_PROB:
+        language = spec.language or language
+    skip = f"language:{language}" if language and language.split("-")[0] != "en" else None
+    return ArticleRecord(
+        url=url,
+        canonical_url=canonical,
+        outlet=spec.outlet,
+        title=title,
+        text=text,
+        text_source=source,
+        content_hash=content_hash(title, text),
+        published_at=entry.published,
+        language=language,
+        guid=entry.guid,
+        fulltext_error=error,
+        skip_reason=skip,
+    )
