@@ -91,9 +91,9 @@ def ingest_feeds(conn, config, settings: Settings, *, run_id: int | None, progre
     feed_ids = [wh.upsert_feed(conn, spec) for spec in specs]
     states = [wh.feed_state(conn, fid) for fid in feed_ids]
     progress(f"fetching {len(specs)} feeds")
-    results = fetch_feeds(list(zip(specs, states)), settings.fetch)
+    results = fetch_feeds(list(zip(specs, states, strict=True)), settings.fetch)
     out = []
-    for feed_id, spec, result in zip(feed_ids, specs, results):
+    for feed_id, spec, result in zip(feed_ids, specs, results, strict=True):
         out.append(store_feed_result(conn, feed_id, result, settings, config=config, run_id=run_id))
         row = out[-1]
         mark = "ok " if row["status"] != "error" else "ERR"
@@ -202,7 +202,7 @@ def failing_feeds(conn, threshold: int) -> list[dict]:
             (threshold,),
         )
         cols = [d[0] for d in cur.description]
-        rows = [dict(zip(cols, r)) for r in cur.fetchall()]
+        rows = [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
     conn.commit()
     return rows
 

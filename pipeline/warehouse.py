@@ -45,7 +45,9 @@ def resolve_dsn(settings: Settings | None = None) -> str:
 
 
 def connect(dsn: str, *, application_name: str = "talkwatch"):
-    conn = psycopg2.connect(dsn, application_name=application_name, connect_timeout=10)
+    conn = psycopg2.connect(
+        dsn, application_name=application_name, connect_timeout=10, options="-c timezone=UTC"
+    )
     return conn
 
 
@@ -464,3 +466,60 @@ def table_counts(conn) -> dict[str, int]:
             out[name] = cur.fetchone()[0]
     conn.commit()
     return out
+
+
+@contextmanager
+def scratch_database(dsn: str, prefix: str = "talkwatch_scratch") -> Iterator[str]:
+    """Create a throwaway, migrated database on the server of DSN; yield its DSN; drop it after."""
+    import uuid
+
+    from psycopg2 import sql
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    admin = psycopg2.connect(dsn)
+    admin.autocommit = True
+    try:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+        scratch = psycopg2.extensions.make_dsn(dsn, dbname=name)
+        conn = connect(scratch)
+        try:
+            migrate(conn)
+        finally:
+            conn.close()
+        yield scratch
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        admin.close()
+
+
+def import_articles(conn, articles: Iterable, *, run_id: int | None = None) -> dict[str, int]:
+    """Store ready-made articles (eval gold, `talkwatch extract` inputs) as pending; id -> article_id."""
+    from pipeline.models import Article
+
+    ids: dict[str, int] = {}
+    with transaction(conn) as cur:
+        for a in articles:
+            assert isinstance(a, Article)
+            url = a.url or f"urn:talkwatch:import:{a.id}"
+            published = a.published
+            if isinstance(published, str) and published:
+                published = datetime.fromisoformat(published[:19]) if "T" in published else published[:10]
+            cur.execute(
+                """
+                insert into talkwatch.articles
+                    (canonical_url, url, outlet, title, body, text_source, content_hash, published_at,
+                     first_run_id, guid)
+                values (%s, %s, %s, %s, %s, 'import', %s, coalesce(%s::timestamptz, now()), %s, %s)
+                on conflict (canonical_url) do update set guid = excluded.guid
+                returning article_id
+                """,
+                (
+                    f"urn:talkwatch:import:{a.id}", url, a.outlet, a.title, a.text,
+                    hashlib.sha256(f"{a.title}\n{a.text}".encode()).hexdigest(),
+                    published or None, run_id, a.id,
+                ),
+            )
+            ids[a.id] = cur.fetchone()[0]
+    return ids

@@ -1,0 +1,314 @@
+"""The `talkwatch` command line: run the nightly job, extract, list contradictions, evaluate, administer."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from pipeline.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class CliError(Exception):
+    """A user-facing error: printed without a traceback, exit status 1."""
+
+
+def _err(msg: str) -> None:
+    print(f"talkwatch: {msg}", file=sys.stderr)
+
+
+def _progress(quiet: bool):
+    def show(msg: str) -> None:
+        if not quiet:
+            print(f"· {msg}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def _read_jsonl(path: str) -> list[dict]:
+    rows = []
+    try:
+        fh = sys.stdin if path == "-" else open(path, encoding="utf-8")  # noqa: SIM115
+    except OSError as exc:
+        raise CliError(f"cannot read {path}: {exc.strerror}") from exc
+    with fh:
+        for n, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError as exc:
+                raise CliError(f"{path}:{n}: not a JSON object: {exc.msg}") from exc
+    return rows
+
+
+def _articles(rows: list[dict], path: str):
+    from pipeline.models import Article
+
+    out = []
+    for n, row in enumerate(rows, 1):
+        try:
+            out.append(Article.from_dict(row))
+        except (ValueError, TypeError) as exc:
+            raise CliError(f"{path}: article {n}: {exc}") from exc
+    return out
+
+
+def _connect(settings: Settings):
+    from pipeline import warehouse as wh
+
+    try:
+        return wh.connect_migrated(settings)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise CliError(f"warehouse: {exc}") from exc
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_run(args, settings: Settings) -> int:
+    from pipeline import nightly
+
+    progress = _progress(args.quiet)
+    try:
+        summary = nightly.run_night(settings, args.feeds, progress=progress, wait_for_lock=args.wait)
+    except nightly.RunInProgress as exc:
+        raise CliError(str(exc)) from exc
+    except nightly.StepError as exc:
+        raise CliError(str(exc)) from exc
+    if args.json:
+        print(json.dumps(summary.as_dict(), default=str))
+        return 0
+    print(f"talkwatch run #{summary.run_id} finished")
+    print(f"  feeds:               {summary.feeds} ({summary.feeds_failed} failed)")
+    print(f"  new articles:        {summary.articles_new} (of {summary.entries_seen} entries)")
+    print(f"  articles extracted:  {summary.articles_extracted}" +
+          (f" ({summary.articles_failed} failed)" if summary.articles_failed else ""))
+    print(f"  claims:              {summary.claims}")
+    print(f"  new contradictions:  {summary.contradictions_new} ({summary.evidence_attached} evidence links)")
+    print(f"  mails sent:          {summary.mails_sent}" +
+          (f"  [{summary.alert_error}]" if summary.alert_error else ""))
+    for f in summary.failing_feeds:
+        print(f"  ! feed failing {f['consecutive_failures']} nights in a row: {f['outlet']} <{f['url']}>: "
+              f"{f['last_error']}")
+    if summary.contradictions_new:
+        from pipeline import contradictions
+        from pipeline import warehouse as wh
+
+        conn = wh.connect(wh.resolve_dsn(settings))
+        try:
+            rows = contradictions.list_contradictions(conn)
+        finally:
+            conn.close()
+        print("\nContradictions found:")
+        _print_table(rows)
+    return 0
+
+
+def _claim_line(c: dict) -> str:
+    return f"{c['source']} ({c.get('reported_by') or '?'}, {str(c.get('published_at') or '')[:10]}): {c['status']}"
+
+
+def _print_table(rows: list[dict]) -> None:
+    if not rows:
+        print("(no contradictions)")
+        return
+    for r in rows:
+        parties = "–".join(r["parties"])
+        print(f"#{r['contradiction_id']} {parties} [{r['topic_family']}] {r['rule']}  detected {str(r['detected_at'])[:19]}")
+        print(f"   A: {_claim_line(r['a'])}  (+{len(r['evidence_a']) - 1} more)")
+        print(f"      “{r['a']['evidence']}”")
+        print(f"   B: {_claim_line(r['b'])}  (+{len(r['evidence_b']) - 1} more)")
+        print(f"      “{r['b']['evidence']}”")
+
+
+def cmd_extract(args, settings: Settings) -> int:
+    from pipeline.extract import extract_articles, load_pipeline
+
+    articles = _articles(_read_jsonl(args.input), args.input)
+    nlp = load_pipeline(settings.spacy_model)
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    n = 0
+    try:
+        for article, claims in extract_articles(
+            articles, nlp=nlp, batch_size=args.batch_size, n_process=args.n_process
+        ):
+            for c in claims:
+                out.write(json.dumps({"article_id": article.id, "article_url": article.url, **c.to_dict()},
+                                     ensure_ascii=False) + "\n")
+                n += 1
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(f"talkwatch: {n} claims from {len(articles)} articles", file=sys.stderr)
+    return 0
+
+
+def cmd_contradictions(args, settings: Settings) -> int:
+    from pipeline import contradictions
+
+    _dsn, conn = _connect(settings)
+    try:
+        rows = contradictions.list_contradictions(conn, only_pending=args.pending)
+    finally:
+        conn.close()
+    if args.format == "jsonl":
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False, default=str))
+    else:
+        _print_table(rows)
+    return 0
+
+
+def cmd_eval(args, settings: Settings) -> int:
+    from pipeline import evaluate
+
+    try:
+        result = evaluate.evaluate(
+            Path(args.gold), settings, scorer=Path(args.scorer) if args.scorer else None,
+            errors_path=Path(args.errors) if args.errors else None,
+        )
+    except evaluate.EvalError as exc:
+        raise CliError(str(exc)) from exc
+    print(result.scorer_output.rstrip())
+    if result.errors_path:
+        print(f"(missed and spurious claims written to {result.errors_path})", file=sys.stderr)
+    return 0
+
+
+def cmd_feeds(args, settings: Settings) -> int:
+    from pipeline import nightly
+
+    try:
+        config = nightly.load_feeds_config(args.feeds)
+    except (OSError, ValueError) as exc:
+        raise CliError(str(exc)) from exc
+    _dsn, conn = _connect(settings)
+    try:
+        rows = nightly.feeds_health(conn, config.feeds)
+    finally:
+        conn.close()
+    if args.format == "jsonl":
+        for r in rows:
+            print(json.dumps(r, ensure_ascii=False))
+        return 0
+    print(f"{'outlet':24} {'status':12} {'fails':>5} {'articles':>8}  last success         url / last error")
+    for r in rows:
+        print(f"{r['outlet'][:24]:24} {str(r['last_status'] or 'never'):12} {r['consecutive_failures']:>5} "
+              f"{r['articles']:>8}  {str(r['last_success_at'] or '-')[:19]:20} {r['url']}")
+        if r["last_error"]:
+            print(f"{'':70}  ↳ {r['last_error']}")
+    return 0
+
+
+def cmd_db(args, settings: Settings) -> int:
+    from pipeline import warehouse as wh
+
+    if args.db_command == "dsn":
+        try:
+            print(wh.resolve_dsn(settings))
+        except Exception as exc:  # noqa: BLE001
+            raise CliError(f"warehouse: {exc}") from exc
+        return 0
+    _dsn, conn = _connect(settings)
+    try:
+        if args.db_command == "migrate":
+            print("warehouse is migrated; analyst views recreated")
+        elif args.db_command == "grant-analyst":
+            from pipeline import roles
+
+            roles.grant_analyst(conn, args.name, args.password)
+            print(f"analyst login {args.name!r} can now read schema analytics")
+        elif args.db_command == "counts":
+            for k, v in wh.table_counts(conn).items():
+                print(f"{k:24} {v}")
+    finally:
+        conn.close()
+    return 0
+
+
+def cmd_report(args, settings: Settings) -> int:
+    from pipeline import report
+
+    _dsn, conn = _connect(settings)
+    try:
+        report.write_report(conn, Path(args.output))
+    finally:
+        conn.close()
+    print(f"report written to {args.output}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="talkwatch", description=__doc__)
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    r = sub.add_parser("run", help="the whole nightly job: fetch, extract, load, detect, alert")
+    r.add_argument("--feeds", help="feeds YAML file (default: the bundled sample feeds)")
+    r.add_argument("--quiet", action="store_true", help="no progress display")
+    r.add_argument("--json", action="store_true", help="print the summary as JSON")
+    r.add_argument("--wait", action="store_true", help="wait for a concurrent run instead of exiting")
+    r.set_defaults(func=cmd_run)
+
+    e = sub.add_parser("extract", help="articles JSONL in, claims JSONL out")
+    e.add_argument("input", help="articles JSONL (id, outlet, url, published, title, text); - for stdin")
+    e.add_argument("-o", "--output", help="claims JSONL (default stdout)")
+    e.add_argument("--batch-size", type=int, default=64)
+    e.add_argument("--n-process", type=int, default=1)
+    e.set_defaults(func=cmd_extract)
+
+    c = sub.add_parser("contradictions", help="list the contradictions in the warehouse")
+    c.add_argument("--format", choices=["table", "jsonl"], default="table")
+    c.add_argument("--pending", action="store_true", help="only those not yet alerted")
+    c.set_defaults(func=cmd_contradictions)
+
+    v = sub.add_parser("eval", help="score extraction and contradiction detection against a gold file")
+    v.add_argument("gold", help="gold JSONL (SPEC section 6)")
+    v.add_argument("--scorer", help="score.py to use (default: beside the gold file, else ../shared/eval)")
+    v.add_argument("--errors", help="where to write missed/spurious claims (default: GOLD.errors.jsonl in cwd)")
+    v.set_defaults(func=cmd_eval)
+
+    f = sub.add_parser("feeds", help="feed health, one line per configured feed")
+    f.add_argument("--feeds", help="feeds YAML file (default: the bundled sample feeds)")
+    f.add_argument("--format", choices=["table", "jsonl"], default="table")
+    f.set_defaults(func=cmd_feeds)
+
+    d = sub.add_parser("db", help="warehouse administration")
+    dsub = d.add_subparsers(dest="db_command", required=True)
+    dsub.add_parser("dsn", help="print a DSN that psql accepts")
+    dsub.add_parser("migrate", help="apply migrations and recreate the analyst views")
+    dsub.add_parser("counts", help="row counts of the core tables")
+    g = dsub.add_parser("grant-analyst", help="create a read-only analyst login")
+    g.add_argument("name")
+    g.add_argument("--password", help="login password (default: none; trust/peer auth)")
+    d.set_defaults(func=cmd_db)
+
+    rp = sub.add_parser("report", help="write a self-contained HTML report")
+    rp.add_argument("-o", "--output", default="report.html")
+    rp.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args, Settings.from_env())
+    except CliError as exc:
+        _err(str(exc))
+        return 1
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
