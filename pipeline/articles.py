@@ -202,15 +202,15 @@ def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fullte
                    known_urls: Container[str] | None = None) -> list[ArticleRecord]:
     """One record per entry of an 'ok' fetch, deduplicated by canonical URL within the feed.
 
-    Page fetching is on when settings.fetch_fulltext is on (TALKWATCH_FETCH_FULLTEXT=0 turns it off
-    everywhere) and the feed's own `fetch_fulltext`, else the `fetch_fulltext` argument (the feeds
-    file's default), is not false. Entries whose canonical URL is in `known_urls` keep feed text and
-    cost no page request.
+    Page fetching needs settings.fetch_fulltext (TALKWATCH_FETCH_FULLTEXT=0 turns it off everywhere);
+    then the `fetch_fulltext` argument decides when given (the caller's combination of the feeds
+    file's default and the feed's own value), else the feed's own `fetch_fulltext` unless false.
+    Entries whose canonical URL is in `known_urls` keep feed text and cost no page request.
     """
     if result.status != "ok":
         return []
     spec = result.spec
-    wanted = spec.fetch_fulltext if spec.fetch_fulltext is not None else fetch_fulltext
+    wanted = fetch_fulltext if fetch_fulltext is not None else spec.fetch_fulltext
     fulltext = settings.fetch_fulltext and wanted is not False
     own_session = session is None and fulltext
     if own_session:

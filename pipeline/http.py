@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import http.client
 import logging
 import os
 import threading
@@ -115,10 +116,9 @@ def is_local(url: str) -> bool:
 
 
 def new_session(settings: FetchSettings) -> requests.Session:
-    """A session with the project's User-Agent that never follows redirects by itself."""
+    """A session with the project's User-Agent (fetch() follows redirects itself)."""
     session = requests.Session()
     session.headers["User-Agent"] = settings.user_agent
-    session.max_redirects = 0
     return session
 
 
@@ -239,7 +239,7 @@ def _fetch_http(url: str, settings: FetchSettings, session: requests.Session, et
             return Response(url, current, 304, resp_headers, b"", redirects, attempts)
         if 200 <= status < 300:
             return Response(url, current, status, resp_headers, body, redirects, attempts)
-        reason = requests.status_codes._codes.get(status, ("",))[0].replace("_", " ")
+        reason = http.client.responses.get(status, "")
         raise FetchError(f"HTTP {status}{' ' + reason if reason else ''}", url=url, http_status=status,
                          final_url=current, attempts=attempts)
 
