@@ -1,0 +1,159 @@
+"""HTML report: self-contained, every value escaped, and the seed story's chart rendered by a real chromium."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from test_alerts import HOSTILE, Rows, seed_nigeria, seed_story
+
+from pipeline import report
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+class Tags(HTMLParser):
+    """Every start tag with its attributes, and the text of script elements."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict]] = []
+        self.scripts: list[str] = []
+        self._in_script = False
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+        self._in_script = tag == "script"
+
+    def handle_endtag(self, tag):
+        if tag == "script":
+            self._in_script = False
+
+    def handle_data(self, data):
+        if self._in_script:
+            self.scripts.append(data)
+
+
+def parse(page: str) -> Tags:
+    p = Tags()
+    p.feed(page)
+    return p
+
+
+def test_page_is_self_contained(warehouse):
+    seed_story(warehouse)
+    page = report.render_report(warehouse)
+    tags = parse(page)
+    names = [t for t, _ in tags.tags]
+    assert "link" not in names and "iframe" not in names and "img" not in names and "object" not in names
+    for tag, attrs in tags.tags:
+        if tag == "a":
+            continue  # article links are navigation, never fetched by the page
+        for attr in ("src", "href", "xlink:href", "srcset", "data", "action"):
+            assert attr not in attrs, (tag, attrs)
+    assert [t for t in names if t == "script"] == ["script"]  # one inline script, no src
+    assert not re.search(r"url\(|@import", page, re.IGNORECASE)
+    assert "Content-Security-Policy" in page and "default-src 'none'" in page
+
+
+def test_chart_shows_each_source_statuses_and_the_contradiction(warehouse):
+    cid = seed_story(warehouse)
+    seed_nigeria(warehouse)
+    page = report.render_report(warehouse)
+    assert page.count('<section class="track"') == 2
+    labels = re.findall(r'class="src-label"><title>[^<]*</title>([^<]*)</text>', page)
+    assert "Washington Post" in labels and "Maria Zakharova" in labels
+    assert 'data-status="denied"' in page and 'data-status="stalled"' in page
+    assert f'id="link-{cid}"' in page  # the contradiction drawn between its two claims' marks
+    assert '<text x="' in page and ">denied</text>" in page  # legend
+    assert "no such negotiations have happened or are happening" in page  # hover title / table
+    # the Russia-Ukraine track, one row per source: three claims, two sources
+    rus = page[page.index('data-label="RUS–UKR · ceasefire"'):page.index('data-label="BOKO_HARAM–NGA')]
+    assert rus.count('class="mark"') == 3 and rus.count('class="row"') == 2
+    assert rus.count('<tr class="contradiction"') == 1
+    assert "supporting claims: 2" in rus
+
+
+def test_every_value_is_escaped(warehouse):
+    rows = Rows(warehouse)
+    a = rows.claim(parties=["RUS", "UKR"], status="denied", topic="ceasefire", source=HOSTILE,
+                   source_key="evil-source", source_org=HOSTILE, evidence=f"Quote {HOSTILE} \"end\"",
+                   outlet=HOSTILE, title=HOSTILE, url="javascript:alert(1)")
+    b = rows.claim(parties=["RUS", "UKR"], status="held", topic="ceasefire", source="Plain",
+                   source_key="plain", evidence="Talks were held.", outlet="Wire",
+                   url='https://ok.example.org/"><script>alert(2)</script>')
+    rows.contradiction([a], [b], parties=["RUS", "UKR"], source_keys=("evil-source", "plain"))
+    page = report.render_report(warehouse)
+    tags = parse(page)
+    assert [t for t, _ in tags.tags].count("script") == 1
+    assert "img" not in [t for t, _ in tags.tags]
+    assert "alert(" not in "".join(tags.scripts)
+    assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
+    assert 'href="javascript:' not in page
+    assert 'href="https://ok.example.org/&quot;&gt;&lt;script&gt;' in page
+    for _tag, attrs in tags.tags:
+        assert not any(k.startswith("on") for k in attrs), attrs
+
+
+def test_empty_warehouse_renders_a_page(warehouse):
+    page = report.render_report(warehouse)
+    assert "No claims in the warehouse yet." in page and page.rstrip().endswith("</html>")
+
+
+def test_write_report_writes_the_file(warehouse, tmp_path):
+    seed_story(warehouse)
+    out = report.write_report(warehouse, tmp_path / "sub" / "report.html")
+    assert out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+    assert "Maria Zakharova" in out.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- a real browser
+
+
+def _chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--disable-dev-shm-usage", f"--user-data-dir={profile}", *args]
+    env = dict(os.environ, HOME=str(tmp_path))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env, check=False)
+
+
+@pytest.mark.browser
+def test_chromium_renders_the_seed_story_chart(warehouse, tmp_path):
+    if not CHROMIUM:
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    seed_story(warehouse)
+    seed_nigeria(warehouse)
+    path = report.write_report(warehouse, tmp_path / "report.html")
+
+    dumped = _chromium(tmp_path, "--virtual-time-budget=3000", "--dump-dom", path.as_uri())
+    dom = dumped.stdout
+    assert dumped.returncode == 0, dumped.stderr[-2000:]
+    # the inline script ran in the browser, measured the chart's labels and built the index from them
+    assert 'data-ready="1"' in dom, dom[:2000]
+    summary = re.search(r'<span id="tw-js-summary">([^<]*)</span>', dom).group(1)
+    assert summary == "2 tracks · 4 sources · 2 contradictions drawn"
+    entries = re.findall(r'<li class="tw-index-entry">(.*?)</li>', dom)
+    rus = next(e for e in entries if "RUS–UKR" in e)
+    assert "Washington Post, Maria Zakharova" in rus and "(3 claims, 1 contradiction)" in rus
+    widths = dict(
+        (m.group(2), int(m.group(1)))
+        for m in re.finditer(r'class="src-label" data-w="(\d+)"><title>[^<]*</title>([^<]*)</text>', dom)
+    )
+    assert widths.get("Washington Post", 0) > 40 and widths.get("Maria Zakharova", 0) > 40, widths
+
+    shot = tmp_path / "report.png"
+    taken = _chromium(tmp_path, "--hide-scrollbars", "--window-size=1100,1300", f"--screenshot={shot}",
+                      path.as_uri())
+    assert taken.returncode == 0 and shot.exists(), taken.stderr[-2000:]
+    assert shot.stat().st_size > 20_000  # a rendered chart, not a blank page
+    keep = os.environ.get("TALKWATCH_KEEP_SCREENSHOT")
+    if keep:
+        shutil.copy(shot, keep)
