@@ -355,10 +355,10 @@ def parse_feed(data: bytes, headers: dict[str, str] | None = None,
         if bozo:
             warnings.append(f"feed is not well-formed, {len(entries)} entries kept: {reason}")
         return entries, warnings, None
-    if bozo and not parsed.get("version"):
-        return [], warnings, f"not a parseable feed: {reason}"
-    if bozo and not parsed.get("feed"):
-        return [], warnings, f"not a parseable feed: {reason}"
+    exc = parsed.get("bozo_exception")
+    benign = isinstance(exc, (feedparser.CharacterEncodingOverride, feedparser.NonXMLContentType))
+    if bozo and not benign:
+        return [], warnings, f"not a parseable feed (malformed or truncated XML, no entries): {reason}"
     if not parsed.get("version"):
         return [], warnings, "not a feed: no RSS, Atom or RDF root element"
     if bozo:
