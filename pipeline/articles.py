@@ -244,6 +244,9 @@ def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, f
         return None
     feed_text = html_to_text(entry.content) or html_to_text(entry.summary)
     title = html_to_text(entry.title).replace("\n", " ")
+    if not title and not feed_text and not entry.link:
+        result.warnings.append(f"entry {entry.guid or '(no guid)'} skipped: no link, title or text")
+        return None
     text, source, error = feed_text, "feed", None
     if entry.link and fulltext:
         if known_urls is not None and canonical in known_urls:

@@ -102,11 +102,14 @@ class HostThrottle:
 
 
 def host_of(url: str) -> str:
-    """Host:port key used for politeness ("" for local files)."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
+    """Host:port key used for politeness ("" for local files and unparseable URLs)."""
+    try:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https"):
+            return ""
+        return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
+    except ValueError:
         return ""
-    return (parts.hostname or "") + (f":{parts.port}" if parts.port else "")
 
 
 def is_local(url: str) -> bool:
@@ -136,6 +139,13 @@ def fetch(
     """GET `url` (or read a local file) within the settings' limits; raise FetchError on failure."""
     cap = max_bytes if max_bytes is not None else settings.max_feed_bytes
     started = time.monotonic()
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise FetchError(f"invalid URL {url!r}: {exc}", url=url) from exc
+    if parts.scheme in ("http", "https") and not parts.hostname:
+        raise FetchError(f"invalid URL {url!r}: no host", url=url)
     if is_local(url):
         if not settings.allow_local_files:
             raise FetchError(f"local files are not allowed: {url}", url=url)
@@ -216,8 +226,13 @@ def _fetch_http(url: str, settings: FetchSettings, session: requests.Session, et
             if not location:
                 raise FetchError(f"HTTP {status} redirect without a Location header", url=url,
                                  http_status=status, final_url=current, attempts=attempts)
-            target = urljoin(current, location.strip())
-            if urlsplit(target).scheme not in ("http", "https"):
+            try:
+                target = urljoin(current, location.strip())
+                scheme, host = urlsplit(target).scheme, urlsplit(target).hostname
+            except ValueError:
+                raise FetchError(f"HTTP {status} redirect to an invalid URL {location!r}", url=url,
+                                 http_status=status, final_url=current, attempts=attempts) from None
+            if scheme not in ("http", "https") or not host:
                 raise FetchError(f"redirect to a non-http URL refused: {target}", url=url,
                                  http_status=status, final_url=current, attempts=attempts)
             redirects.append((status, target))

@@ -216,3 +216,10 @@ def test_known_article_page_is_not_refetched(httpserver: HTTPServer) -> None:
     link = _serve_page(httpserver, "/story", "article.html")
     [record] = build_articles(_result(_entry(link)), PAGES, known_urls={canonical_url(link)})
     assert record.text_source == "feed" and len(httpserver.log) == 0
+
+
+def test_entry_without_link_title_or_text_is_skipped_with_warning() -> None:
+    result = _result(_entry(None, guid="empty", title="", summary=""), _entry())
+    records = build_articles(result, NO_PAGES)
+    assert [r.guid for r in records] == ["g1"]
+    assert any("empty" in w and "skipped" in w for w in result.warnings)

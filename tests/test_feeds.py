@@ -327,10 +327,12 @@ def test_fetch_feeds_keeps_input_order_and_isolates_failures(httpserver: HTTPSer
         (FeedSpec(url=httpserver.url_for("/broken"), outlet="Broken"), None),
         (FeedSpec(url=f"{two_hosts[1]}/b", outlet="B"), FeedState()),
         (FeedSpec(url="ftp://example.org/feed", outlet="Ftp"), None),
+        (FeedSpec(url="http://[::1/feed", outlet="Malformed"), None),
     ]
     results = fetch_feeds(items, FAST)
-    assert [r.spec.outlet for r in results] == ["A", "Broken", "B", "Ftp"]
-    assert [r.status for r in results] == ["ok", "error", "ok", "error"]
+    assert [r.spec.outlet for r in results] == ["A", "Broken", "B", "Ftp", "Malformed"]
+    assert [r.status for r in results] == ["ok", "error", "ok", "error", "error"]
+    assert "invalid URL" in results[4].error
 
 
 # --------------------------------------------------------------------------- feeds file

@@ -324,3 +324,15 @@ def test_retry_after_http_date_is_parsed() -> None:
     later = time.time() + 5
     header = time.strftime("%a, %d %b %Y %H:%M:%S GMT", time.gmtime(later))
     assert 3.0 <= http._retry_after(header) <= 5.5
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "http://host:abc/", "https://"])
+def test_malformed_url_is_a_fetch_error(url: str) -> None:
+    with pytest.raises(http.FetchError, match="invalid URL"):
+        http.fetch(url, FAST)
+
+
+def test_redirect_without_location_is_an_error(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/nowhere").respond_with_data("", status=302)
+    with pytest.raises(http.FetchError, match="without a Location"):
+        http.fetch(httpserver.url_for("/nowhere"), FAST)
