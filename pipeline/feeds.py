@@ -322,6 +322,10 @@ def parse_feed(data: bytes, headers: dict[str, str] | None = None,
     if problem:
         return [], warnings, problem
     content_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    head = data[:256].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if b"\x00" not in data[:4] and not data.startswith((b"\xff\xfe", b"\xfe\xff")) and not head.startswith(b"<"):
+        preview = head[:40].decode("utf-8", "replace")
+        return [], warnings, f"not a feed: the body is not XML (Content-Type {content_type or 'unset'}, starts with {preview!r})"
     if _looks_like_html(data, content_type):
         return [], warnings, f"not a feed: got an HTML page (Content-Type {content_type or 'unset'})"
     if "xml" not in content_type:

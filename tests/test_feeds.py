@@ -243,6 +243,13 @@ def test_garbage_bytes_are_an_error(httpserver: HTTPServer) -> None:
     assert result.status == "error" and result.error
 
 
+def test_non_xml_body_is_an_error_quoting_its_start(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/json").respond_with_data(b'{"items": []}', content_type="application/json")
+    result = fetch_feed(FeedSpec(url=httpserver.url_for("/json"), outlet="Json"), None, FAST)
+    assert result.status == "error"
+    assert result.error == "not a feed: the body is not XML (Content-Type application/json, starts with '{\"items\": []}')"
+
+
 def test_empty_200_is_an_error(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/empty").respond_with_data(b"", content_type=RSS)
     result = fetch_feed(FeedSpec(url=httpserver.url_for("/empty"), outlet="Empty"), None, FAST)
