@@ -244,10 +244,8 @@ def _fetch_http(url: str, settings: FetchSettings, session: requests.Session, et
                 raise FetchError(f"too many redirects (more than {settings.max_redirects})", url=url,
                                  http_status=status, final_url=target, attempts=attempts)
             seen.add(target)
-            if status == 303 or (host_of(target) != host_of(current)):
-                # Validators belong to the original resource's server.
-                headers.pop("If-None-Match", None)
-                headers.pop("If-Modified-Since", None)
+            # Validators stay on every hop: they came from last night's *final* response, so they
+            # belong to the server at the end of the chain (a feed that always 302s to a CDN).
             current = target
             continue
         if status == 304:

@@ -336,3 +336,10 @@ def test_redirect_without_location_is_an_error(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/nowhere").respond_with_data("", status=302)
     with pytest.raises(http.FetchError, match="without a Location"):
         http.fetch(httpserver.url_for("/nowhere"), FAST)
+
+
+def test_validators_follow_a_temporary_redirect(httpserver: HTTPServer) -> None:
+    httpserver.expect_request("/feed").respond_with_data("", status=302, headers={"Location": "/cdn/feed"})
+    httpserver.expect_request("/cdn/feed", headers={"If-None-Match": '"cdn-1"'}).respond_with_data("", status=304)
+    resp = http.fetch(httpserver.url_for("/feed"), FAST, etag='"cdn-1"')
+    assert resp.not_modified and resp.final_url == httpserver.url_for("/cdn/feed")
