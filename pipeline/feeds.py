@@ -413,7 +413,11 @@ def fetch_feed(spec: FeedSpec, state: FeedState | None, settings: FetchSettings,
         return result("not_modified", etag=resp.headers.get("etag") or state.etag,
                       last_modified=resp.headers.get("last-modified") or state.last_modified, **common)
     headers = http.header_dict(resp.headers)
-    entries, warnings, error = parse_feed(resp.content, headers, resp.final_url)
+    try:
+        entries, warnings, error = parse_feed(resp.content, headers, resp.final_url)
+    except Exception as exc:  # parse_feed guards feedparser; this guards parse_feed itself
+        log.exception("feed %s: parsing failed", url)
+        entries, warnings, error = [], [], f"feed parsing failed: {type(exc).__name__}: {exc}"
     common["duration_ms"] = int((time.monotonic() - started) * 1000)
     if error:
         return result("error", bytes=len(resp.content), error=error, warnings=warnings, **common)
