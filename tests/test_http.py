@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import gzip
-import multiprocessing
 import socket
+import subprocess
+import sys
 import threading
 import time
 import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from pytest_httpserver import HTTPServer
@@ -187,52 +187,55 @@ def test_declared_oversize_body_is_rejected_before_download(httpserver: HTTPServ
         http.fetch(httpserver.url_for("/big"), FAST)
 
 
-def _serve_hostile(port_queue: multiprocessing.Queue) -> None:
-    """Child process: /huge streams 50 MB without Content-Length, /bomb is 200 MB of gzipped zeros."""
-    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
-    block = b"\0" * (1024 * 1024)
-    bomb = b"".join(packer.compress(block) for _ in range(200)) + packer.flush()
+HOSTILE_SERVER = """
+import sys, zlib
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.0"
+packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+block = b"\\0" * (1024 * 1024)
+bomb = b"".join(packer.compress(block) for _ in range(200)) + packer.flush()  # 200 MB of zeros
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
-            self.send_response(200)
-            self.send_header("Content-Type", "application/xml")
-            if self.path == "/bomb":
-                self.send_header("Content-Encoding", "gzip")
-                self.send_header("Content-Length", str(len(bomb)))
-                self.end_headers()
-                self.wfile.write(bomb)
-                return
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.0"
+
+    def do_GET(self):
+        self.send_response(200)
+        self.send_header("Content-Type", "application/xml")
+        if self.path == "/bomb":
+            self.send_header("Content-Encoding", "gzip")
+            self.send_header("Content-Length", str(len(bomb)))
             self.end_headers()
-            try:
-                for _ in range(50 * 16):
-                    self.wfile.write(block[: 64 * 1024])
-            except OSError:
-                pass
-
-        def log_message(self, *args: object) -> None:
+            self.wfile.write(bomb)
+            return
+        self.end_headers()  # /huge: 50 MB, no Content-Length
+        try:
+            for _ in range(50 * 16):
+                self.wfile.write(block[: 64 * 1024])
+        except OSError:
             pass
 
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    port_queue.put((srv.server_address[1], len(bomb)))
-    srv.serve_forever()
+    def log_message(self, *args):
+        pass
+
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+print(srv.server_address[1], len(bomb), flush=True)
+srv.serve_forever()
+"""
 
 
 @pytest.fixture(scope="module")
 def hostile_server() -> Iterator[tuple[str, int]]:
-    """A server in another process, so tracemalloc in the test sees only the client's memory."""
-    ctx = multiprocessing.get_context("fork")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_serve_hostile, args=(queue,), daemon=True)
-    proc.start()
+    """/huge and /bomb served from another process, so tracemalloc here sees only the client's memory."""
+    proc = subprocess.Popen([sys.executable, "-c", HOSTILE_SERVER], stdout=subprocess.PIPE, text=True)
     try:
-        port, bomb_size = queue.get(timeout=20)
+        port, bomb_size = (int(x) for x in proc.stdout.readline().split())
         yield f"http://127.0.0.1:{port}", bomb_size
     finally:
         proc.terminate()
-        proc.join(5)
+        proc.wait(5)
+        proc.stdout.close()
 
 
 def _peak_during(func: Callable[[], object]) -> int:
