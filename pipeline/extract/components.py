@@ -1,0 +1,227 @@
+"""spaCy components of the claim extractor: paragraph breaks, actor gazetteer, claim rules."""
+
+from __future__ import annotations
+
+import logging
+
+from spacy.language import Language
+from spacy.matcher import PhraseMatcher
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from pipeline.extract import rules
+from pipeline.extract.resources import load_cues, load_gazetteer
+
+logger = logging.getLogger(__name__)
+
+ACTORS_KEY = "tw_actors"
+POSITIONS = {"proposed", "accepted", "rejected"}
+DENIAL_OF = {"agreed": "no_deal", "planned": "denied", "ongoing": "denied", "held": "denied"}
+
+if not Doc.has_extension("claims"):
+    Doc.set_extension("claims", default=None)
+
+
+# --------------------------------------------------------------------------------------------
+# talkwatch_paragraphs: a line break starts a sentence (titles and feed descriptions lack stops)
+# --------------------------------------------------------------------------------------------
+
+class ParagraphSplitter:
+    """Mark the token after a line break as a sentence start, before the parser runs."""
+
+    def __call__(self, doc: Doc) -> Doc:
+        for i, tok in enumerate(doc[:-1]):
+            if "\n" in tok.text or "\n" in tok.whitespace_:
+                nxt = doc[i + 1]
+                if not nxt.is_space:
+                    nxt.is_sent_start = True
+        return doc
+
+
+@Language.factory("talkwatch_paragraphs", assigns=["token.is_sent_start"])
+def make_paragraphs(nlp: Language, name: str) -> ParagraphSplitter:
+    return ParagraphSplitter()
+
+
+# --------------------------------------------------------------------------------------------
+# talkwatch_actors: the actor gazetteer as PhraseMatchers -> doc.spans["tw_actors"]
+# --------------------------------------------------------------------------------------------
+
+class ActorMatcher:
+    """Match actor aliases (data/actors.yaml); span label = actor code, kb_id = person name."""
+
+    def __init__(self, nlp: Language, *, gazetteer_path: str | None = None, spans_key: str = ACTORS_KEY) -> None:
+        self.gaz = load_gazetteer(gazetteer_path)
+        self.spans_key = spans_key
+        self.lower = PhraseMatcher(nlp.vocab, attr="LOWER")
+        self.exact = PhraseMatcher(nlp.vocab, attr="ORTH")
+        tok = nlp.tokenizer
+        by_key: dict[str, list] = {}
+        for alias, (code, person) in self.gaz.aliases.items():
+            key = f"{code}|{person or ''}"
+            by_key.setdefault(key, []).append(alias)
+        for key, forms in by_key.items():
+            lower = [tok(f) for f in forms if f not in self.gaz.case_sensitive]
+            exact = [tok(f) for f in forms if f in self.gaz.case_sensitive]
+            if lower:
+                self.lower.add(key, lower)
+            if exact:
+                self.exact.add(key, exact)
+        if self.gaz.blockers:
+            self.lower.add("__BLOCK__", [tok(b.lower()) for b in self.gaz.blockers])
+
+    def __call__(self, doc: Doc) -> Doc:
+        spans = []
+        vocab = doc.vocab.strings
+        for match_id, start, end in [*self.lower(doc), *self.exact(doc)]:
+            key = vocab[match_id]
+            if key == "__BLOCK__":
+                spans.append(Span(doc, start, end, label="__BLOCK__"))
+                continue
+            code, person = key.split("|", 1)
+            spans.append(Span(doc, start, end, label=code, kb_id=person or ""))
+        doc.spans[self.spans_key] = [s for s in filter_spans(spans) if s.label_ != "__BLOCK__"]
+        return doc
+
+
+@Language.factory("talkwatch_actors", assigns=["doc.spans"], default_config={"gazetteer_path": None})
+def make_actors(nlp: Language, name: str, *, gazetteer_path: str | None = None) -> ActorMatcher:
+    return ActorMatcher(nlp, gazetteer_path=gazetteer_path)
+
+
+# --------------------------------------------------------------------------------------------
+# talkwatch_claims: the rule families over trigger sentences -> doc._.claims
+# --------------------------------------------------------------------------------------------
+
+class ClaimExtractor:
+    """Read negotiation-status claims; doc._.claims is a list of plain dicts (msgpack-safe).
+
+    Article-level fields that need the feed's metadata (outlet as source, event_time against the
+    publication date) are completed by `pipeline.extract.extract_articles`.
+    """
+
+    def __init__(self, *, gazetteer_path: str | None = None, cues_path: str | None = None) -> None:
+        self.lex = rules.Lexicon(load_cues(cues_path), load_gazetteer(gazetteer_path))
+
+    def __call__(self, doc: Doc) -> Doc:
+        lex = self.lex
+        ctx = rules.article_context(doc, lex)
+        state: dict = {"last_person": None, "quote_speaker": None}
+        out: list[dict] = []
+        in_quote = False
+        for sent in doc.sents:
+            if sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text):
+                in_quote = False
+                state["quote_speaker"] = None
+            state["in_quote"] = in_quote
+            if rules.sentence_has_trigger(sent, lex) and not rules.has_negative_context(sent, lex):
+                out.extend(self._sentence_claims(sent, ctx, state))
+            self._update_state(sent, ctx, state)
+            for t in sent:
+                if t.text == '"':
+                    in_quote = not in_quote
+                elif t.text == "“":
+                    in_quote = True
+                elif t.text == "”":
+                    in_quote = False
+        doc._.claims = out
+        return doc
+
+    def _sentence_claims(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> list[dict]:
+        lex = self.lex
+        found, mediator, venue = rules.sentence_actors(sent, ctx, lex)
+        parties = None
+        claims: list[dict] = []
+        for trig, cls in rules.find_triggers(sent, lex):
+            p = rules.analyse(trig, cls, lex)
+            status = rules.decide_status(p, sent, lex)
+            if status is None:
+                continue
+            if parties is None:
+                parties = rules.choose_parties(found, ctx, sent, lex) or []
+            if not parties:
+                continue
+            att = rules.attribute(p, sent, ctx, state, lex)
+            src = att.source
+            if src is None and state.get("in_quote") and state.get("quote_speaker"):
+                src = state["quote_speaker"]
+            if status in POSITIONS:
+                if src is None or src.kind == "outlet":
+                    src = rules.subject_actor(p, ctx, state, lex)
+                if src is None or src.kind in ("outlet", "name"):
+                    continue
+                if src.code and src.code not in parties and src.kind != "person":
+                    continue
+                if src.kind == "person" and src.code and src.code not in parties:
+                    continue
+            topic = rules.decide_topic(p, sent, lex)
+            base = {
+                "parties": list(parties),
+                "status": status,
+                "topic": topic,
+                "mediator": mediator if mediator not in parties else None,
+                "venue": venue,
+                "hedged": rules.is_hedged(sent, lex),
+                "evidence": sent.text.strip(),
+                "start_char": sent.start_char,
+                "trigger": trig.text,
+            }
+            if topic == "peace_deal" and any(c.dep_ == "det" and c.lower_ in ("these", "those", "such", "the")
+                                             for c in trig.children):
+                topic = state.get("last_topic", {}).get(tuple(parties), topic)
+                base["topic"] = topic
+            state.setdefault("last_topic", {})[tuple(parties)] = topic
+            claims.append({**base, "source": _src_dict(src), "_own": att.source is None})
+            for extra in rules.conj_statuses(p, lex):
+                claims.append({**base, "status": extra, "source": _src_dict(src), "_own": att.source is None})
+            if att.counter is not None and status in DENIAL_OF:
+                claims.append({**base, "status": DENIAL_OF[status], "hedged": base["hedged"],
+                               "source": _src_dict(att.counter), "_own": False})
+        # one sentence, one voice: a state read in the sentence's own voice takes the source
+        # that the sentence names for its other claims
+        named = [c["source"] for c in claims if not c["_own"] and c["source"] is not None]
+        for c in claims:
+            own = c.pop("_own")
+            if own and c["source"] is None and named and c["status"] not in POSITIONS:
+                c["source"] = named[0]
+        return claims
+
+    def _update_state(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> None:
+        lex = self.lex
+        person = None
+        for t in sent:
+            a = ctx.actor_at.get(t.i)
+            if a and a[1]:
+                if t.i == a[2].start:
+                    person = rules.resolve_source(a[2].root, ctx, state, lex)
+                    if person.kind != "person":
+                        person = rules.Source("person", a[1], rules.slugify(a[1]), None, a[0])
+            elif t.ent_type_ == "PERSON" and t.ent_iob_ == "B":
+                ent = next((e for e in sent.ents if e.start == t.i), None)
+                if ent is not None:
+                    name = rules.clean_person(ent, lex)
+                    if " " not in name:
+                        name = ctx.people.get(name.lower(), name)
+                    if name:
+                        person = rules.Source("person", name, rules.slugify(name))
+        if person is not None:
+            state["last_person"] = person
+            if any(t.text in ('"', "“", "”") for t in sent) or state.get("in_quote"):
+                state["quote_speaker"] = person
+
+
+def _src_dict(src: rules.Source | None) -> dict | None:
+    if src is None or src.kind == "outlet":
+        return None
+    return {"kind": src.kind, "name": src.name, "key": src.key, "org": src.org, "code": src.code}
+
+
+@Language.factory(
+    "talkwatch_claims",
+    assigns=["doc._.claims"],
+    requires=["token.dep", "token.lemma", "doc.sents", "doc.spans"],
+    default_config={"gazetteer_path": None, "cues_path": None},
+)
+def make_claims(nlp: Language, name: str, *, gazetteer_path: str | None = None,
+                cues_path: str | None = None) -> ClaimExtractor:
+    return ClaimExtractor(gazetteer_path=gazetteer_path, cues_path=cues_path)

@@ -1,0 +1,855 @@
+"""Rule families that read negotiation-status claims from parsed sentences (SPEC 1, 2, 4, 5a)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from spacy.tokens import Doc, Span, Token
+
+from pipeline.extract.resources import Cues, Gazetteer
+from pipeline.models import slugify
+
+logger = logging.getLogger(__name__)
+
+VERBAL = {"VERB", "AUX"}
+_CLAUSE_DEPS = {"aux", "auxpass", "neg", "prt", "acomp", "xcomp", "advmod", "attr", "oprd", "dobj", "npadvmod"}
+_PRONOUN_PERSON = {"he", "she", "him", "her"}
+_DROP_NAME_CHARS = "\"'“”‘’`"
+
+
+# --------------------------------------------------------------------------------------------
+# Lexicon: the cue lists of cues.yaml turned into the sets the rules test against
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Lexicon:
+    """Cue sets used by the rules, built once from Cues and the Gazetteer."""
+
+    cues: Cues
+    gaz: Gazetteer
+    talk_nouns: set[str] = field(default_factory=set)
+    talk_verbs: set[str] = field(default_factory=set)
+    deal_nouns: set[str] = field(default_factory=set)
+    proposal_nouns: set[str] = field(default_factory=set)
+    weak: set[str] = field(default_factory=set)
+    trigger_words: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        c = self.cues
+        self.talk_nouns = {w for w in c.words("triggers", "talk_nouns") if " " not in w}
+        self.talk_verbs = c.words("triggers", "talk_verbs")
+        self.deal_nouns = {w for w in c.words("triggers", "deal_nouns") if " " not in w}
+        self.deal_phrases = [w for w in c.words("triggers", "deal_nouns") if " " in w]
+        self.proposal_nouns = {w for w in c.words("triggers", "proposal_nouns") if " " not in w}
+        self.weak = c.words("triggers", "weak")
+        self.trigger_words = (self.talk_nouns | self.talk_verbs | self.deal_nouns | self.proposal_nouns
+                              | {"fire", "agree", "hostilities", "delegation", "delegations", "demand"})
+        self.negative_context = c.words("negative_context")
+        self.conflict_words = c.words("conflict_words")
+        self.reporting = c.words("reporting_verbs")
+        self.report_nouns = c.words("report_nouns")
+        self.denial_verbs = c.words("denial_verbs")
+        self.denial_words = c.words("denial_words")
+        self.anonymous = c.words("anonymous_heads")
+        self.hedges = c.words("hedges")
+        self.negations = c.words("negation_markers")
+        self.titles = c.words("person_titles")
+        self.mediator_markers = c.words("mediator_markers")
+        st = lambda s, k: c.words("status", s, k)  # noqa: E731
+        self.agreed_verbs = st("agreed", "verbs")
+        self.agreed_adj = st("agreed", "adjectives")
+        self.proposed_verbs = st("proposed", "verbs")
+        self.accepted_verbs = st("accepted", "verbs")
+        self.rejected_verbs = st("rejected", "verbs")
+        self.planned_verbs = st("planned", "verbs")
+        self.ongoing_verbs = st("ongoing", "verbs")
+        self.ongoing_adj = st("ongoing", "adjectives")
+        self.held_verbs = st("held", "verbs")
+        self.stalled_verbs = st("stalled", "verbs")
+        self.stalled_adj = st("stalled", "adjectives")
+        self.collapsed_verbs = st("collapsed", "verbs")
+        self.collapsed_adj = st("collapsed", "adjectives")
+        self.topics = [(t, sorted(c.words("topics", t), key=len, reverse=True))
+                       for t in ("partial_ceasefire", "ceasefire", "hostages", "humanitarian", "peace_deal")]
+
+
+# --------------------------------------------------------------------------------------------
+# Small token helpers
+# --------------------------------------------------------------------------------------------
+
+def lem(t: Token) -> str:
+    return t.lemma_.lower()
+
+
+def is_cease_fire(t: Token) -> bool:
+    """'fire' of a tokenised 'cease-fire'."""
+    return t.lower_ == "fire" and t.i >= 2 and t.nbor(-1).text == "-" and t.nbor(-2).lower_ == "cease"
+
+
+def subject_of(v: Token) -> Token | None:
+    for c in v.children:
+        if c.dep_ in ("nsubj", "nsubjpass", "csubj"):
+            return c
+    for c in v.children:
+        if c.dep_ == "agent":
+            for g in c.children:
+                if g.dep_ == "pobj":
+                    return g
+    return None
+
+
+def has_neg(v: Token, lex: Lexicon) -> bool:
+    for c in v.children:
+        if c.dep_ == "neg" or (c.dep_ in ("advmod", "det") and c.lower_ in ("never", "no")):
+            return True
+    return False
+
+
+def future_of(v: Token) -> bool:
+    for c in v.children:
+        if c.dep_ in ("aux", "auxpass") and c.lower_ in ("will", "shall", "'ll", "wo", "would", "'d", "going"):
+            return True
+    h = v.head
+    if v.dep_ == "xcomp" and h.i != v.i and h.lemma_.lower() in (
+            "set", "due", "expect", "schedule", "suppose", "plan", "go", "slate", "prepare", "be", "have"):
+        if h.lemma_.lower() != "have" or any(c.lower_ == "to" for c in v.children):
+            return True
+    return False
+
+
+def past_of(v: Token) -> bool:
+    if v.tag_ == "VBD":
+        return True
+    if v.tag_ == "VBN":
+        return any(c.dep_ == "aux" and c.lemma_.lower() == "have" for c in v.children) or any(
+            c.dep_ == "auxpass" and c.tag_ == "VBD" for c in v.children)
+    return any(c.dep_ in ("aux", "auxpass") and c.tag_ == "VBD" and c.lemma_.lower() != "do"
+               for c in v.children) and v.tag_ != "VBG"
+
+
+# --------------------------------------------------------------------------------------------
+# Article context: actors, conflict dyad, people
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class ArticleContext:
+    """What a claim needs from the whole article: its conflict, its people, its last speaker."""
+
+    dyad: tuple[str, str] | None
+    actor_at: dict[int, tuple[str, str | None, Span]]  # token index -> (code, person, span)
+    people: dict[str, str]  # lower surname / full name -> full name
+    counts: Counter
+
+
+def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
+    gaz = lex.gaz
+    actor_at: dict[int, tuple[str, str | None, Span]] = {}
+    counts: Counter = Counter()
+    for span in doc.spans.get("tw_actors", []):
+        code = span.label_
+        person = span.kb_id_ or None
+        for i in range(span.start, span.end):
+            actor_at[i] = (code, person, span)
+        counts[code] += 1
+    dyad = None
+    best = 0.0
+    for d in gaz.dyads:
+        a, b = counts.get(d[0], 0), counts.get(d[1], 0)
+        score = (a + b) * (2 if a and b else 1) if (a or b) else 0
+        if score > best:
+            best, dyad = score, d
+    people: dict[str, str] = {}
+    for ent in doc.ents:
+        if ent.label_ != "PERSON":
+            continue
+        full = clean_person(ent, lex)
+        if full and " " in full:
+            people.setdefault(full.lower(), full)
+            people.setdefault(full.split()[-1].lower(), full)
+    return ArticleContext(dyad=dyad, actor_at=actor_at, people=people, counts=counts)
+
+
+def clean_person(span: Span, lex: Lexicon) -> str:
+    toks = [t for t in span if not (t.is_punct and t.text not in "-")]
+    while toks and (toks[0].lower_.rstrip(".") in lex.titles or toks[0].lower_ in ("the", "a")):
+        toks = toks[1:]
+    while toks and toks[-1].lower_ in ("'s", "’s", "'"):
+        toks = toks[:-1]
+    text = " ".join(t.text for t in toks).replace(" - ", "-").replace(" -", "-").replace("- ", "-")
+    return text.strip(_DROP_NAME_CHARS + " ")
+
+
+# --------------------------------------------------------------------------------------------
+# Family: triggers
+# --------------------------------------------------------------------------------------------
+
+def sentence_has_trigger(sent: Span, lex: Lexicon) -> bool:
+    """Cheap gate: does the sentence contain any talks/ceasefire cue word?"""
+    tw = lex.trigger_words
+    for t in sent:
+        if t.lower_ in tw or t.lemma_.lower() in tw:
+            return True
+    return False
+
+
+def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
+    """Tokens that name talks, a deal or a proposal, with their class."""
+    out: list[tuple[Token, str]] = []
+    seen_heads: set[int] = set()
+    for t in sent:
+        lw, lm = t.lower_, lem(t)
+        cls = None
+        if t.pos_ in ("NOUN", "PROPN", "ADJ") or (t.pos_ == "VERB" and t.tag_ == "VBG" and t.dep_ in ("pobj", "dobj")):
+            if lm in lex.deal_nouns or lw in lex.deal_nouns or is_cease_fire(t):
+                cls = "deal"
+            elif lm == "hostility" and t.head.lemma_.lower() in ("end", "cessation", "stop"):
+                cls = "deal"
+            elif lm in lex.talk_nouns or lw in lex.talk_nouns or lm in ("delegation",):
+                cls = "talk"
+            elif lm in lex.proposal_nouns or lw in lex.proposal_nouns:
+                cls = "proposal"
+        if cls is None and t.pos_ == "VERB":
+            if lm in lex.talk_verbs:
+                cls = "talk"
+            elif lm == "agree":
+                cls = "agree"
+            elif lm == "demand" and any(
+                    lem(g) in ("release", "exchange", "swap", "talk", "ceasefire", "truce", "negotiation")
+                    for c in t.children if c.dep_ == "dobj" for g in c.subtree):
+                cls = "proposal"
+        if cls is None:
+            continue
+        if lm in ("process", "round") and not any(c.lower_ in ("peace", "talks") for c in t.children):
+            continue
+        # compounds ("peace talks", "cease-fire agreement") count once, on their head
+        if t.dep_ == "compound" and t.head.i not in seen_heads and (
+                lem(t.head) in lex.deal_nouns | lex.talk_nouns):
+            continue
+        if t.i in seen_heads:
+            continue
+        seen_heads.add(t.i)
+        out.append((t, cls))
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Family: predicate analysis (status)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Predicate:
+    trigger: Token
+    cls: str
+    verb: Token | None
+    path: list[Token]  # tokens from trigger (exclusive) to verb (inclusive)
+    lemmas: set[str]
+    negated: bool
+    future: bool
+    past: bool
+    report_noun: Token | None = None
+
+
+def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
+    path: list[Token] = []
+    x = trigger
+    verb = trigger if trigger.pos_ in VERBAL else None
+    report_noun = None
+    steps = 0
+    while verb is None and x.head.i != x.i and steps < 8:
+        x = x.head
+        steps += 1
+        path.append(x)
+        if x.pos_ in VERBAL or (x.pos_ == "ADJ" and x.dep_ in ("ROOT", "acomp", "ccomp", "conj")):
+            verb = x
+            break
+        if lem(x) in lex.report_nouns:
+            report_noun = x
+    lemmas: set[str] = set()
+    for t in path:
+        if t.pos_ != "ADP" or t.lower_ in ("out", "down", "off"):
+            lemmas.add(lem(t))
+    for c in trigger.children:
+        if c.dep_ in ("amod", "det", "compound", "advmod", "neg", "acl", "relcl", "nummod"):
+            lemmas.add(lem(c))
+            if c.dep_ in ("acl", "relcl"):
+                lemmas.update(lem(g) for g in c.children if g.dep_ in ("prt", "neg"))
+    negated = any(c.dep_ == "det" and c.lower_ == "no" for c in trigger.children)
+    future = past = False
+    if verb is not None:
+        for c in verb.children:
+            if c.dep_ in _CLAUSE_DEPS:
+                lemmas.add(lem(c))
+                if c.dep_ in ("xcomp", "acomp"):
+                    lemmas.update(lem(g) for g in c.children if g.dep_ in ("xcomp", "prt", "acomp"))
+        if verb.dep_ in ("xcomp", "advcl", "acl") and verb.head.i != verb.i:
+            lemmas.add(lem(verb.head))
+            lemmas.update(lem(g) for g in verb.head.children if g.dep_ in ("prt", "neg"))
+            if has_neg(verb.head, lex):
+                negated = True
+        negated = negated or has_neg(verb, lex)
+        future = future_of(verb)
+        past = past_of(verb)
+        if verb.dep_ == "xcomp" and future_of(verb.head):
+            future = True
+        for c in verb.children:
+            if c.dep_ == "xcomp" and lem(c) in ("continue", "begin", "take", "resume", "hold", "meet", "start"):
+                lemmas.add(lem(c))
+    # "no such negotiations", "nobody has come forward"
+    return Predicate(trigger, cls, verb, path, lemmas, negated, future, past, report_noun)
+
+
+_PATH_NOUN_STATUS = {
+    "feasibility": "rejected", "impossibility": "rejected", "rejection": "rejected", "refusal": "rejected",
+    "readiness": "proposed", "call": "proposed", "offer": "proposed", "willingness": "proposed",
+    "progress": "ongoing", "existence": "ongoing", "start": "ongoing", "status": "ongoing",
+    "position": "ongoing", "sign": "ongoing", "resumption": "planned", "mediator": "ongoing",
+    "end": "collapsed", "collapse": "collapsed", "failure": "collapsed", "breakdown": "collapsed",
+    "absence": "denied", "hope": "rejected",
+}
+
+
+def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
+    """Status of the talks/deal named by the trigger, or None when the sentence states none."""
+    L = p.lemmas
+    v = p.verb
+    vl = lem(v) if v is not None else ""
+    talkish = p.cls in ("talk",)
+    dealish = p.cls in ("deal", "agree")
+    trig = lem(p.trigger)
+    # not-yet-confirmed / no comment is no claim
+    if p.negated and vl in ("confirm", "comment", "make", "mention", "issue", "receive", "hear"):
+        if not (vl == "make" and dealish):
+            return None
+    # path nouns ("questioned the feasibility of negotiations", "readiness for talks")
+    for t in p.path:
+        s = _PATH_NOUN_STATUS.get(lem(t))
+        if s and t.pos_ == "NOUN":
+            if s == "rejected" and lem(t) == "hope" and (v is None or lem(v) != "dash"):
+                continue
+            if s == "proposed" and lem(t) == "call" and any(c.lower_ == "that" for c in t.children):
+                continue
+            if s == "collapsed" and not (v is not None and lem(v) in ("announce", "declare", "call", "bring", "put")):
+                continue
+            if s == "ongoing" and v is not None and lem(v) in ("retract", "withdraw"):
+                return None
+            return s
+    # negation
+    if p.negated:
+        if vl in lex.rejected_verbs or vl in ("question",):
+            return None
+        if p.future or (v is not None and any(c.lower_ in ("should", "must", "can", "could") for c in v.children)):
+            return "rejected"
+        if dealish or p.cls == "proposal":
+            return "no_deal"
+        return "denied"
+    # adjectives on the trigger
+    if L & lex.collapsed_adj:
+        return "collapsed"
+    if L & lex.stalled_adj or vl in lex.stalled_verbs:
+        return "stalled"
+    # collapsed verbs
+    if vl in ("fail", "collapse", "abandon", "quit", "terminate", "scrap", "exit", "expire") or "fail" in L:
+        return "collapsed"
+    if vl in ("break", "walk", "back", "pull", "call", "withdraw") and (L & {"down", "out", "off"}):
+        return "collapsed"
+    if vl in ("withdraw",) and talkish:
+        return "collapsed"
+    if vl == "end" and talkish:
+        return "collapsed"
+    # positions
+    if vl in ("rule",) and "out" in L:
+        return "rejected"
+    if vl in lex.rejected_verbs and vl not in ("rule",):
+        return "rejected"
+    if vl in lex.accepted_verbs:
+        return "accepted"
+    if vl in lex.proposed_verbs and vl not in ("put", "express", "prepare"):
+        if vl == "call" and dealish and not (L & {"for", "on"}) and not any(
+                c.dep_ == "prep" and c.lower_ in ("for", "on") for c in v.children):
+            return "agreed"
+        return "proposed"
+    if vl in ("put", "express", "present", "submit", "table") and p.cls == "proposal":
+        return "proposed"
+    if p.cls == "proposal":
+        return None
+    # agreements
+    if dealish:
+        if p.future:
+            return "planned" if vl in lex.agreed_verbs and vl not in ("announce", "call") else None
+        if p.cls == "agree" or vl in lex.agreed_verbs or L & lex.agreed_adj:
+            return "agreed"
+        if vl == "be" and any(c.dep_ == "expl" for c in v.children):
+            return "agreed"
+        if vl in ("follow", "include", "cover", "lead", "expect", "hold", "survive", "remain", "appear",
+                  "mark", "require", "enable", "allow", "take"):
+            return "agreed" if trig in ("ceasefire", "truce", "agreement", "deal", "accord", "fire") and (
+                not any(c.lower_ in ("any", "possible", "potential", "future") for c in p.trigger.children)) else None
+        return None
+    # talks
+    if talkish:
+        future_time = bool(re.search(r"\b(next|tomorrow|monday|tuesday|wednesday|thursday|friday|saturday|sunday|coming)\b",
+                                     sent.text, re.I))
+        if L & {"set", "due", "expect", "schedule", "suppose", "slate", "plan", "gear", "prepare", "arrange"}:
+            return "planned"
+        if vl in ("discuss",) and any(c.dep_ == "auxpass" for c in v.children) and v.tag_ in ("VBN",) and any(
+                c.lower_ == "being" for c in v.children):
+            return "planned"
+        if "continue" in L or vl == "continue":
+            return "planned" if (p.future and future_time) else "ongoing"
+        if p.future:
+            return "planned"
+        if L & lex.ongoing_adj or vl in ("begin", "start", "launch", "open"):
+            return "ongoing"
+        if vl in ("conclude",) or (trig == "round" and p.past):
+            return "held"
+        if v is not None and v.tag_ == "VBG" and any(c.dep_ == "aux" and c.tag_ in ("VBZ", "VBP") for c in v.children):
+            return "ongoing"
+        if vl in ("exist", "engage", "proceed", "mediate", "progress", "underway", "represent", "act",
+                  "recognize", "conduct", "confirm", "negotiate", "hold", "take", "happen", "talk", "discuss",
+                  "be", "have", "meet", "speak", "spoke", "follow", "come", "host", "offer", "roadmap",
+                  "decipher", "remain", "back", "struggle"):
+            if p.past:
+                if vl in ("struggle", "decipher", "offer", "remain", "back"):
+                    return None
+                return "held"
+            if vl in ("be", "have") and not any(c.dep_ == "expl" for c in v.children) and trig not in (
+                    "communication", "contact", "contacts"):
+                return None
+            return "ongoing"
+        if v is None or p.trigger.dep_ == "ROOT":
+            return "ongoing"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Family: parties (sides, mediators, venues)
+# --------------------------------------------------------------------------------------------
+
+def mediator_or_venue(tok: Token, lex: Lexicon) -> str | None:
+    """'mediator' / 'venue' when the actor at `tok` plays that role in its sentence."""
+    h = tok
+    for _ in range(3):
+        if h.dep_ == "pobj" and h.head.lower_ in ("in", "at") and h.ent_type_ in ("GPE", "LOC", "FAC", ""):
+            return "venue"
+        if h.dep_ == "pobj" and h.head.lower_ in ("via", "through") or lem(h.head) in lex.mediator_markers:
+            return "mediator"
+        if h.dep_ == "pobj" and h.head.lower_ == "by" and lem(h.head.head) in lex.mediator_markers:
+            return "mediator"
+        if h.dep_ not in ("compound", "poss", "amod", "appos", "conj", "nmod"):
+            break
+        h = h.head
+    sent = tok.sent
+    nxt = tok.doc[tok.i + 1] if tok.i + 1 < len(tok.doc) else None
+    if nxt is not None and nxt.text == "-" and tok.i + 2 < sent.end and lem(tok.doc[tok.i + 2]) in ("led", "brokered", "mediated", "hosted", "sponsored", "backed"):
+        return "mediator"
+    if nxt is not None and lem(nxt) in ("'s", "’s") and any(lem(tok.doc[j]) in ("mediate", "mediating") for j in range(tok.i, min(sent.end, tok.i + 6))):
+        return "mediator"
+    return None
+
+
+def sentence_actors(sent: Span, ctx: ArticleContext, lex: Lexicon) -> tuple[list[str], str | None, str | None]:
+    """(party candidates in order, mediator code, venue text) for one sentence."""
+    parties: list[str] = []
+    mediator = venue = None
+    seen_spans: set[int] = set()
+    for i in range(sent.start, sent.end):
+        a = ctx.actor_at.get(i)
+        if not a:
+            continue
+        code, _person, span = a
+        if span.start in seen_spans:
+            continue
+        seen_spans.add(span.start)
+        role = mediator_or_venue(span.root, lex)
+        if role == "mediator":
+            mediator = mediator or code
+            continue
+        if role == "venue":
+            venue = venue or span.text
+            if lex.gaz.actors[code].kind == "state" and span.text.lower() not in ("russian", "ukrainian"):
+                continue
+        if code not in parties:
+            parties.append(code)
+    return parties, mediator, venue
+
+
+def choose_parties(found: list[str], ctx: ArticleContext, sent: Span, lex: Lexicon) -> list[str] | None:
+    gaz = lex.gaz
+    fs = set(found)
+    both = [d for d in gaz.dyads if d[0] in fs and d[1] in fs]
+    if both:
+        return list(ctx.dyad) if ctx.dyad in both else list(both[0])
+    if ctx.dyad and (fs & set(ctx.dyad)):
+        return list(ctx.dyad)
+    conflict_side = [c for c in found if gaz.dyads_of(c)]
+    if ctx.dyad and not conflict_side:
+        return list(ctx.dyad)
+    for c in conflict_side:
+        for d in gaz.dyads_of(c):
+            other = d[1] if d[0] == c else d[0]
+            if ctx.counts.get(other):
+                return list(d)
+    if ctx.dyad:
+        return list(ctx.dyad)
+    words = {t.lower_ for t in sent}
+    armed = [c for c in found if gaz.actors[c].kind in ("state", "nonstate")]
+    if len(armed) >= 2 and words & lex.conflict_words:
+        return sorted(armed[:2])
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Family: topic and hedging
+# --------------------------------------------------------------------------------------------
+
+def decide_topic(p: Predicate, sent: Span, lex: Lexicon) -> str:
+    anchor = p.verb if p.verb is not None else p.trigger
+    local = " ".join(t.lower_ for t in sorted(set(anchor.subtree) | set(p.trigger.subtree), key=lambda t: t.i))
+    local = local.replace(" - ", "-")
+    for scope in (local,):
+        for topic, words in lex.topics:
+            if topic == "peace_deal":
+                continue
+            for w in words:
+                if re.search(rf"\b{re.escape(w)}\b", scope):
+                    if topic == "hostages" and p.cls != "deal" and w in ("girls", "schoolgirls") and "release" not in scope and "free" not in scope:
+                        continue
+                    return topic
+    trig = lem(p.trigger)
+    if trig in ("ceasefire", "truce", "armistice", "fire", "hostility"):
+        return "ceasefire"
+    return "peace_deal"
+
+
+def is_hedged(sent: Span, lex: Lexicon) -> bool:
+    text = sent.text.lower()
+    for h in lex.hedges:
+        if " " in h:
+            if h in text:
+                return True
+    return any(t.lower_ in lex.hedges for t in sent if t.lower_ not in ("may", "might", "could", "possible", "reported"))  \
+        or any(t.lower_ in ("reported", "alleged", "purported", "possible") and t.dep_ == "amod" for t in sent)
+
+
+def has_negative_context(sent: Span, lex: Lexicon) -> bool:
+    text = " " + sent.text.lower() + " "
+    return any(f" {w} " in text or f" {w}s " in text for w in lex.negative_context)
+
+
+# --------------------------------------------------------------------------------------------
+# Family: source attribution (SPEC 5a)
+# --------------------------------------------------------------------------------------------
+
+@dataclass
+class Source:
+    kind: str  # person | state | nonstate | org | name | outlet
+    name: str | None
+    key: str | None
+    org: str | None = None
+    code: str | None = None
+
+
+OUTLET = Source("outlet", None, None)
+
+
+def np_span(head: Token) -> list[Token]:
+    """The subject's noun phrase, without relative clauses and trailing modifiers."""
+    keep = []
+    for t in head.subtree:
+        bad = False
+        x = t
+        while x.i != head.i:
+            if x.dep_ in ("relcl", "acl", "advcl", "punct", "cc") and x.dep_ != "punct":
+                bad = True
+                break
+            if x.dep_ == "prep" and x.lower_ not in ("of",):
+                bad = True
+                break
+            x = x.head
+        if not bad and not t.is_punct:
+            keep.append(t)
+    return keep
+
+
+def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) -> Source:
+    """Turn the head of an attributed noun phrase into a Source."""
+    gaz = lex.gaz
+    if head.lower_ in _PRONOUN_PERSON:
+        last = state.get("last_person")
+        return last if last else OUTLET
+    if head.lower_ in ("it", "they", "we", "i", "them", "us", "you", "this", "that", "which", "who"):
+        if head.lower_ in ("we", "i") and state.get("quote_speaker"):
+            return state["quote_speaker"]
+        return state.get("last_subject_actor") or OUTLET if head.lower_ in ("it", "they") else OUTLET
+    toks = np_span(head)
+    # a person named in the phrase (as its head or in apposition)
+    person_tokens = [t for t in toks if t.ent_type_ == "PERSON" or (ctx.actor_at.get(t.i, (None, None))[1])]
+    head_is_role = head.pos_ == "NOUN" and head.ent_type_ != "PERSON" and not ctx.actor_at.get(head.i, (None, None))[1]
+    if person_tokens:
+        pt = person_tokens[0]
+        role_modifier = head_is_role and pt.dep_ in ("compound", "poss") and pt.head.i == head.i
+        appos = any(c.dep_ == "appos" for c in head.children)
+        if not role_modifier or appos:
+            a = ctx.actor_at.get(pt.i)
+            if a and a[1]:
+                name = a[1]
+                org = None
+                org_code = a[0]
+            else:
+                ent = next((e for e in head.doc.ents if e.start <= pt.i < e.end), None)
+                name = clean_person(ent, lex) if ent is not None else pt.text
+                if " " not in name:
+                    name = ctx.people.get(name.lower(), lex.gaz.person_names.get(name.lower(), name))
+                org_code = None
+            org = _org_of(toks, ctx, lex, org_code)
+            return Source("person", name, slugify(name), org, org_code)
+    hl = lem(head)
+    if hl in ("source", "people", "person", "insider", "resident", "witness", "analyst", "expert", "observer",
+              "diplomat", "officer") or (hl in ("official", "aide") and any(t.lower_ in ("another", "one", "an", "a", "second", "senior", "anonymous") for t in toks) and not any(ctx.actor_at.get(t.i) for t in toks)):
+        return OUTLET
+    if hl in ("agency", "newspaper", "media", "outlet", "television", "broadcaster", "radio", "channel", "paper", "ministry", "department", "office", "council", "committee", "centre", "center", "coalition", "union"):
+        name = _phrase_text(toks)
+        return Source("org", name, slugify(re.sub(r"^the\s+", "", name, flags=re.I)))
+    actors = [ctx.actor_at[t.i] for t in toks if t.i in ctx.actor_at]
+    if actors:
+        code, person, _span = actors[0]
+        if person:
+            return Source("person", person, slugify(person), f"{gaz.actors[code].name} government", code)
+        return actor_source(code, lex)
+    if hl in gaz.generic_state or hl in gaz.generic_nonstate or hl in ("side", "group", "leader", "president", "spokesman", "spokeswoman", "spokesperson", "negotiator", "chief", "minister"):
+        side = _generic_side(hl, toks, ctx, lex)
+        if side:
+            if hl in ("leader", "president", "spokesman", "spokeswoman", "spokesperson", "chief", "minister", "negotiator"):
+                last = state.get("last_person")
+                return last if last else OUTLET
+            return actor_source(side, lex)
+    if hl in lex.anonymous or hl in ("official",):
+        return OUTLET
+    if head.pos_ == "PROPN" or head.ent_type_ in ("ORG", "NORP", "GPE", "PERSON"):
+        name = _phrase_text([t for t in toks if t.pos_ in ("PROPN", "NOUN", "ADJ", "PART") or t.i == head.i])
+        if name:
+            key = slugify(re.sub(r"^the\s+", "", name, flags=re.I))
+            if " " not in name and name.lower() in ctx.people:
+                full = ctx.people[name.lower()]
+                return Source("person", full, slugify(full))
+            return Source("name", name, key)
+    return OUTLET
+
+
+def _generic_side(hl: str, toks: list[Token], ctx: ArticleContext, lex: Lexicon) -> str | None:
+    if not ctx.dyad:
+        return None
+    gaz = lex.gaz
+    want = "nonstate" if (hl in gaz.generic_nonstate or hl == "group" or any(lem(t) in gaz.generic_nonstate for t in toks)) else "state"
+    kinds = {c: gaz.actors[c].kind for c in ctx.dyad}
+    for c in ctx.dyad:
+        if kinds[c] == want:
+            return c
+    return None if want == "nonstate" else ctx.dyad[0]
+
+
+def actor_source(code: str, lex: Lexicon) -> Source:
+    a = lex.gaz.actors[code]
+    if a.kind == "state":
+        return Source("state", a.name, f"{slugify(a.name)}-government", f"{a.name} government", code)
+    return Source(a.kind, a.name, slugify(code.replace("_", "-")), a.name, code)
+
+
+def _phrase_text(toks: list[Token]) -> str:
+    toks = sorted(toks, key=lambda t: t.i)
+    while toks and toks[0].lower_ in ("the", "a", "an"):
+        toks = toks[1:]
+    while toks and toks[-1].lower_ in ("'s", "’s"):
+        toks = toks[:-1]
+    return " ".join(t.text for t in toks).strip(_DROP_NAME_CHARS + " ").replace(" 's", "'s")
+
+
+def _org_of(toks: list[Token], ctx: ArticleContext, lex: Lexicon, code: str | None) -> str | None:
+    for t in toks:
+        a = ctx.actor_at.get(t.i)
+        if a and not a[1]:
+            span = a[2]
+            if any(w in span.text.lower() for w in ("ministry", "government", "army", "military", "department")):
+                return span.text
+            return f"{lex.gaz.actors[a[0]].name} government" if lex.gaz.actors[a[0]].kind == "state" else lex.gaz.actors[a[0]].name
+    if code:
+        a = lex.gaz.actors[code]
+        return f"{a.name} government" if a.kind == "state" else a.name
+    return None
+
+
+@dataclass
+class Attribution:
+    source: Source | None  # None: nobody named -> own voice
+    counter: Source | None = None  # a denier of what `source` reports
+    speaker_token: Token | None = None
+
+
+def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: Lexicon) -> Attribution:
+    """Who says it: climb from the predicate to a reporting verb, a report noun or 'according to'."""
+    start = p.verb if p.verb is not None else p.trigger
+    x = start
+    report_src: Source | None = None
+    report_tok: Token | None = None
+    # report nouns between trigger and verb ("claims by X that ...", "X's assertion of ...")
+    chain = [p.trigger, *p.path]
+    y = start
+    for _ in range(12):
+        if y.head.i == y.i:
+            break
+        y = y.head
+        chain.append(y)
+    for t in chain:
+        if t.pos_ == "NOUN" and lem(t) in lex.report_nouns | {"denial"}:
+            owner = _noun_owner(t)
+            if lem(t) == "denial":
+                continue
+            if owner is not None:
+                report_src = resolve_source(owner, ctx, state, lex)
+                report_tok = t
+            elif any(c.dep_ == "amod" and lem(c) in ("government", "official") for c in t.children) or any(
+                    c.dep_ == "compound" and lem(c) == "government" for c in t.children):
+                report_src = _generic_source("government", ctx, lex)
+                report_tok = t
+            break
+    # climb to a reporting verb
+    steps = 0
+    while steps < 12:
+        steps += 1
+        if x.pos_ in VERBAL and lem(x) in lex.reporting and (x.i != start.i or lem(x) in (
+                "announce", "declare", "claim", "deny", "confirm", "tout", "report", "say", "tell", "codify",
+                "dismiss", "refute", "laugh", "slam", "express", "contradict", "warn")):
+            if report_tok is not None and report_tok.i > x.i and report_tok.head.i != x.i and x.i != start.i:
+                pass
+            subj = subject_of(x)
+            if subj is None:
+                subj = _left_subject(x)
+            if subj is None and lem(x) == "quote":
+                subj = next((c for c in x.children if c.dep_ == "dobj"), None)
+            if subj is not None and subj.lower_ == "it" and lem(x) in ("quote",):
+                subj = next((c for c in x.children if c.dep_ == "dobj"), subj)
+            if subj is not None:
+                src = resolve_source(subj, ctx, state, lex)
+                if report_src is not None and report_tok is not None and _is_denial(x, lex):
+                    return Attribution(report_src, counter=src, speaker_token=subj)
+                if report_src is not None and report_tok is not None:
+                    return Attribution(report_src, speaker_token=subj)
+                return Attribution(src, speaker_token=subj)
+        if x.head.i == x.i:
+            break
+        x = x.head
+    if report_src is not None:
+        return Attribution(report_src)
+    # parataxis speaker: "The only communication that exists, Zakharova pointed out, is ..."
+    root = sent.root
+    for c in root.children:
+        if c.dep_ in ("parataxis", "ccomp", "advcl") and lem(c) in lex.reporting and c.i > start.i - 40:
+            subj = subject_of(c)
+            if subj is not None and (c.dep_ == "parataxis" or c.i > start.i):
+                return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)
+    # according to X
+    for t in sent:
+        if t.lower_ == "according" and t.i + 1 < sent.end and t.nbor(1).lower_ == "to":
+            obj = next((c for c in t.nbor(1).children if c.dep_ == "pobj"), None)
+            if obj is not None and lem(obj) not in ("proposal", "plan", "report", "document"):
+                return Attribution(resolve_source(obj, ctx, state, lex), speaker_token=obj)
+    # "X reported, citing ...", "..., X reports"
+    for t in sent:
+        if lem(t) in ("report", "say", "tell") and t.pos_ == "VERB" and t.dep_ in ("ROOT", "parataxis", "advcl", "conj", "ccomp") and t.i > start.i:
+            subj = subject_of(t)
+            if subj is not None:
+                return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)
+    # a quote in an earlier sentence of the same paragraph continues the speaker
+    if _inside_quote(sent) and state.get("quote_speaker"):
+        return Attribution(state["quote_speaker"])
+    return Attribution(None)
+
+
+def _left_subject(v: Token) -> Token | None:
+    """A reporting verb the parser left without subject: the noun phrase just before it."""
+    j = v.i - 1
+    sent = v.sent
+    while j >= sent.start and (v.doc[j].is_punct or v.doc[j].pos_ in ("ADV", "AUX", "PART")):
+        j -= 1
+    if j < sent.start:
+        return None
+    t = v.doc[j]
+    if t.pos_ in ("PROPN", "NOUN") and t.dep_ in ("pobj", "nsubj", "appos", "ROOT", "npadvmod", "dobj"):
+        return t
+    return None
+
+
+def conj_statuses(p: Predicate, lex: Lexicon) -> list[str]:
+    """Further statuses of the same talks in coordinated verbs: '... backed out of talks and then
+    prohibited them'."""
+    out = []
+    if p.verb is None:
+        return out
+    for c in p.verb.children:
+        if c.dep_ != "conj" or c.pos_ != "VERB":
+            continue
+        if not any(g.dep_ in ("dobj", "nsubjpass") and g.lower_ in ("them", "it", "these", "those") for g in c.children):
+            continue
+        cl = lem(c)
+        if cl in lex.rejected_verbs:
+            out.append("rejected")
+        elif cl in lex.stalled_verbs:
+            out.append("stalled")
+        elif cl in ("collapse", "abandon", "end", "terminate", "scrap"):
+            out.append("collapsed")
+    return out
+
+
+def _generic_source(word: str, ctx: ArticleContext, lex: Lexicon) -> Source:
+    code = _generic_side(word, [], ctx, lex)
+    return actor_source(code, lex) if code else OUTLET
+
+
+def _noun_owner(t: Token) -> Token | None:
+    for c in t.children:
+        if c.dep_ == "poss":
+            return c
+    for c in t.children:
+        if c.dep_ == "prep" and c.lower_ in ("by", "from"):
+            for g in c.children:
+                if g.dep_ == "pobj":
+                    return g
+    for c in t.children:
+        if c.dep_ == "compound" and (c.ent_type_ or c.pos_ == "PROPN"):
+            return c
+    return None
+
+
+def _is_denial(v: Token, lex: Lexicon) -> bool:
+    if lem(v) in lex.denial_verbs:
+        return True
+    return any(lem(c) in ("off",) for c in v.children) and lem(v) in ("laugh", "brush", "shrug")
+
+
+def _inside_quote(sent: Span) -> bool:
+    text = sent.text.strip()
+    return text[:1] in "\"“" or text[-1:] in "\"”"
+
+
+def subject_actor(p: Predicate, ctx: ArticleContext, state: dict, lex: Lexicon) -> Source | None:
+    """For positions in the article's own voice: the party whose position it is."""
+    v = p.verb if p.verb is not None else p.trigger
+    x = v
+    for _ in range(4):
+        subj = subject_of(x)
+        if subj is not None:
+            src = resolve_source(subj, ctx, state, lex)
+            return src
+        if x.dep_ in ("xcomp", "conj", "advcl", "ccomp") and x.head.i != x.i:
+            x = x.head
+            continue
+        break
+    # "Zelenskyy codifies 'impossibility' of peace talks": the possessor of a path noun
+    for t in p.path:
+        for c in t.children:
+            if c.dep_ == "poss":
+                return resolve_source(c, ctx, state, lex)
+    return None
