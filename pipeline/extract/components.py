@@ -142,7 +142,18 @@ class ClaimExtractor:
             if not parties:
                 continue
             att = rules.attribute(p, sent, ctx, state, lex)
+            if att.anonymous and att.counter is None:
+                continue
             src = att.source
+            if src is not None and src.kind == "outlet":
+                src = None
+            if att.invert:
+                if status in ("no_deal", "denied", "rejected"):
+                    pass
+                elif status in DENIAL_OF:
+                    status = DENIAL_OF[status]
+                else:
+                    continue
             if src is None and state.get("in_quote") and state.get("quote_speaker"):
                 src = state["quote_speaker"]
             if status in POSITIONS:

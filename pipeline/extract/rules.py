@@ -158,7 +158,15 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
     best = 0.0
     for d in gaz.dyads:
         a, b = counts.get(d[0], 0), counts.get(d[1], 0)
-        score = (a + b) * (2 if a and b else 1) if (a or b) else 0
+        if a and b:
+            score = 2.0 * (a + b)
+        elif a or b:
+            # one side named: the conflict is implied only when that actor has no other conflict
+            # ("Yemen's warring sides"), and a named side beats an implied one
+            one = d[0] if a else d[1]
+            score = float(a + b) if len(gaz.dyads_of(one)) == 1 else 0.0
+        else:
+            score = 0.0
         if score > best:
             best, dyad = score, d
     people: dict[str, str] = {}
@@ -214,7 +222,9 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
         if cls is None and t.pos_ == "VERB":
             if lm in lex.talk_verbs:
                 cls = "talk"
-            elif lm == "agree":
+            elif lm == "agree" and not any(
+                    lem(g) in lex.deal_nouns or is_cease_fire(g) for c in t.children
+                    if c.dep_ in ("dobj", "prep", "nsubjpass", "nsubj") for g in c.subtree):
                 cls = "agree"
             elif lm == "demand" and any(
                     lem(g) in ("release", "exchange", "swap", "talk", "ceasefire", "truce", "negotiation")
@@ -230,9 +240,55 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
             continue
         if t.i in seen_heads:
             continue
+        if cls == "talk" and t.pos_ == "VERB" and not _talk_verb_has_sides(t, lex):
+            continue
+        if (lw in lex.weak or lm in lex.weak) and not _sentence_has_sides(sent, lex):
+            continue
         seen_heads.add(t.i)
         out.append((t, cls))
     return out
+
+
+_SIDE_WORDS = {"side", "sides", "party", "parties", "delegation", "delegations", "representative",
+               "representatives", "envoy", "envoys", "negotiator", "negotiators", "leader", "leaders",
+               "rebels", "militants", "government", "insurgents", "group", "faction", "anyone", "anybody",
+               "both", "two", "each", "other", "them", "they", "we", "you", "yourselves", "him"}
+
+
+def _has_actor(tokens, lex: Lexicon) -> bool:
+    spans = tokens[0].doc.spans.get("tw_actors", []) if tokens else []
+    idx = {t.i for t in tokens}
+    return any(sp.start in idx for sp in spans)
+
+
+def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
+    """'met with Boko Haram', 'negotiating for the release', 'both sides discussed': talks between
+    sides, not a meeting with parents or a speech."""
+    for c in v.children:
+        if c.dep_ == "prep" and c.lower_ in ("with", "to", "between", "for", "on", "about", "over"):
+            sub = list(c.subtree)
+            if _has_actor(sub, lex) or any(t.lower_ in _SIDE_WORDS or lem(t) in lex.gaz.generic_nonstate
+                                           or lem(t) in lex.gaz.generic_state for t in sub):
+                return True
+            if c.lower_ in ("for", "on", "about", "over") and any(
+                    lem(t) in ("release", "ceasefire", "truce", "peace", "exchange", "swap", "deal") for t in sub):
+                return True
+        if c.dep_ in ("dobj",) and (lem(c) in lex.deal_nouns or lem(c) in ("release", "peace", "ceasefire", "truce", "deal")):
+            return True
+        if c.dep_ in ("nsubj", "nsubjpass"):
+            sub = list(c.subtree)
+            if any(t.lower_ in ("sides", "delegations", "parties", "both", "we") for t in sub):
+                return True
+            if lem(v) == "negotiate" and (_has_actor(sub, lex) or lem(c) in lex.gaz.generic_state
+                                          or lem(c) in lex.gaz.generic_nonstate):
+                return True
+    return False
+
+
+def _sentence_has_sides(sent: Span, lex: Lexicon) -> bool:
+    if _has_actor(list(sent), lex):
+        return True
+    return any(t.lower_ in ("between", "sides") or lem(t) in lex.gaz.generic_nonstate for t in sent)
 
 
 # --------------------------------------------------------------------------------------------
@@ -250,6 +306,8 @@ class Predicate:
     future: bool
     past: bool
     report_noun: Token | None = None
+    denial_pred: bool = False  # "reports of a ceasefire are false"
+    conditional: bool = False  # "if Boko Haram wanted to declare a ceasefire"
 
 
 def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
@@ -287,19 +345,40 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
         if verb.dep_ in ("xcomp", "advcl", "acl") and verb.head.i != verb.i:
             lemmas.add(lem(verb.head))
             lemmas.update(lem(g) for g in verb.head.children if g.dep_ in ("prt", "neg"))
-            if has_neg(verb.head, lex):
+            if verb.dep_ == "xcomp" and has_neg(verb.head, lex):
                 negated = True
         negated = negated or has_neg(verb, lex)
-        future = future_of(verb)
+        future = future_of(verb) or (verb.dep_ not in ("xcomp",) and verb.tag_ == "VB" and any(
+            c.dep_ == "aux" and c.lower_ == "to" for c in verb.children))
         past = past_of(verb)
         if verb.dep_ == "xcomp" and future_of(verb.head):
             future = True
         for c in verb.children:
             if c.dep_ == "xcomp" and lem(c) in ("continue", "begin", "take", "resume", "hold", "meet", "start"):
                 lemmas.add(lem(c))
-    # "no such negotiations", "nobody has come forward"
-    return Predicate(trigger, cls, verb, path, lemmas, negated, future, past, report_noun)
+    denial_pred = False
+    conditional = False
+    if verb is not None:
+        denial_pred = any(c.dep_ in ("attr", "acomp") and (lem(c) in lex.denial_words or c.lower_ in lex.denial_words)
+                          for c in verb.children)
+        if any(c.dep_ == "advmod" and c.lower_ in ("just", "only", "merely", "simply") for c in verb.children):
+            negated = False
+        x = verb
+        for _ in range(4):
+            if any(c.dep_ == "mark" and c.lower_ in ("if", "whether", "unless") for c in x.children):
+                conditional = True
+                break
+            if x.dep_ in ("ROOT",) or x.head.i == x.i:
+                break
+            if x.dep_ in ("ccomp", "xcomp", "conj") and lem(x.head) in lex.reporting:
+                break
+            x = x.head
+    return Predicate(trigger, cls, verb, path, lemmas, negated, future, past, report_noun, denial_pred, conditional)
 
+
+_NO_CLAIM_NOUNS = {"attempt", "effort", "bid", "prospect", "possibility", "chance", "way", "idea", "question",
+                   "doubt", "fate", "credibility", "identity", "credential", "validity", "detail", "details",
+                   "campaign", "hope", "expectation", "embarrassment", "trail"}
 
 _PATH_NOUN_STATUS = {
     "feasibility": "rejected", "impossibility": "rejected", "rejection": "rejected", "refusal": "rejected",
@@ -307,7 +386,8 @@ _PATH_NOUN_STATUS = {
     "progress": "ongoing", "existence": "ongoing", "start": "ongoing", "status": "ongoing",
     "position": "ongoing", "sign": "ongoing", "resumption": "planned", "mediator": "ongoing",
     "end": "collapsed", "collapse": "collapsed", "failure": "collapsed", "breakdown": "collapsed",
-    "absence": "denied", "hope": "rejected",
+    "absence": "denied", "hope": "rejected", "announcement": "agreed", "claim": "agreed",
+    "report": "agreed", "denial": "no_deal", "advance": "ongoing",
 }
 
 
@@ -319,11 +399,26 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     talkish = p.cls in ("talk",)
     dealish = p.cls in ("deal", "agree")
     trig = lem(p.trigger)
+    if p.conditional:
+        return None
+    if p.denial_pred:
+        return "denied" if talkish else "no_deal"
+    if any(lem(t) in _NO_CLAIM_NOUNS and t.pos_ == "NOUN" for t in p.path):
+        if not (v is not None and (lem(v) in lex.proposed_verbs or lem(v) in lex.rejected_verbs or lem(v) in lex.accepted_verbs)):
+            return None
     # not-yet-confirmed / no comment is no claim
     if p.negated and vl in ("confirm", "comment", "make", "mention", "issue", "receive", "hear"):
         if not (vl == "make" and dealish):
             return None
     # path nouns ("questioned the feasibility of negotiations", "readiness for talks")
+    speech = any(t.pos_ == "VERB" and lem(t) in ("say", "tell", "claim", "add", "report", "insist", "state", "quote")
+                 for t in sent)
+    if not speech and v is not None and v.pos_ == "VERB" and lem(v) in ("announce", "declare") and any(
+            c.dep_ == "auxpass" for c in v.children) and not any(c.dep_ == "agent" for c in v.children):
+        return None  # "after the ceasefire was announced": a reference, nobody's claim
+    if not speech and any(c.dep_ == "acl" and lem(c) in ("announce", "declare") and not any(
+            g.dep_ == "agent" for g in c.children) for c in p.trigger.children) and (v is None or lem(v) not in lex.reporting):
+        return None
     for t in p.path:
         s = _PATH_NOUN_STATUS.get(lem(t))
         if s and t.pos_ == "NOUN":
@@ -335,7 +430,20 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 continue
             if s == "ongoing" and v is not None and lem(v) in ("retract", "withdraw"):
                 return None
+            if s == "agreed":
+                if not dealish:
+                    s = "ongoing" if lem(t) in ("claim", "report") and talkish else None
+                if s is None:
+                    continue
+            if s == "no_deal" and talkish:
+                s = "denied"
             return s
+    # conditions: "must recognize ... before any peace talks", "no talks until ..."
+    h = p.trigger.head
+    if h.lower_ in ("before", "until") and any(c.lower_ == "any" for c in p.trigger.children):
+        return "rejected"
+    if p.negated and L & {"card", "table", "agenda"}:
+        return "rejected"
     # negation
     if p.negated:
         if vl in lex.rejected_verbs or vl in ("question",):
@@ -343,8 +451,13 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         if p.future or (v is not None and any(c.lower_ in ("should", "must", "can", "could") for c in v.children)):
             return "rejected"
         if dealish or p.cls == "proposal":
-            return "no_deal"
-        return "denied"
+            if vl in lex.agreed_verbs or vl in ("be", "have", "exist", "agree", "reach") or v is None or p.cls == "agree":
+                return "no_deal"
+            return None
+        if vl in ("happen", "take", "be", "have", "exist", "negotiate", "talk", "meet", "discuss", "hold", "engage",
+                  "dialogue", "send", "occur", "conduct") or v is None:
+            return "denied"
+        return None
     # adjectives on the trigger
     if L & lex.collapsed_adj:
         return "collapsed"
@@ -379,6 +492,14 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if dealish:
         if p.future:
             return "planned" if vl in lex.agreed_verbs and vl not in ("announce", "call") else None
+        if vl in ("announce", "declare", "call") and p.cls == "deal" and trig in ("ceasefire", "truce", "fire") and (
+                p.trigger.dep_ == "dobj" and not any(c.dep_ == "prep" and c.lower_ in ("with", "between")
+                                                     for c in [*p.trigger.children, *v.children])):
+            subj = subject_of(v)
+            if subj is not None and subj.pos_ == "PROPN" and any(
+                    "unilateral" == t.lower_ or t.lower_.startswith("end-of") or t.lower_ in ("christmas", "holiday", "temporary")
+                    for t in p.trigger.subtree):
+                return "proposed"
         if p.cls == "agree" or vl in lex.agreed_verbs or L & lex.agreed_adj:
             return "agreed"
         if vl == "be" and any(c.dep_ == "expl" for c in v.children):
@@ -401,10 +522,13 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return "planned" if (p.future and future_time) else "ongoing"
         if p.future:
             return "planned"
-        if L & lex.ongoing_adj or vl in ("begin", "start", "launch", "open"):
+        if L & lex.ongoing_adj or vl in ("begin", "start", "launch", "open") or L & {"progress", "advance"}:
             return "ongoing"
         if vl in ("conclude",) or (trig == "round" and p.past):
             return "held"
+        if p.trigger.dep_ == "pobj" and p.trigger.head.lower_ in ("in", "during", "at", "following", "after") and p.past:
+            if vl in lex.agreed_verbs or vl in ("meet", "reach", "represent", "serve", "say", "tell", "agree"):
+                return "held"
         if v is not None and v.tag_ == "VBG" and any(c.dep_ == "aux" and c.tag_ in ("VBZ", "VBP") for c in v.children):
             return "ongoing"
         if vl in ("exist", "engage", "proceed", "mediate", "progress", "underway", "represent", "act",
@@ -479,11 +603,11 @@ def sentence_actors(sent: Span, ctx: ArticleContext, lex: Lexicon) -> tuple[list
 def choose_parties(found: list[str], ctx: ArticleContext, sent: Span, lex: Lexicon) -> list[str] | None:
     gaz = lex.gaz
     fs = set(found)
-    both = [d for d in gaz.dyads if d[0] in fs and d[1] in fs]
-    if both:
-        return list(ctx.dyad) if ctx.dyad in both else list(both[0])
     if ctx.dyad and (fs & set(ctx.dyad)):
         return list(ctx.dyad)
+    both = [d for d in gaz.dyads if d[0] in fs and d[1] in fs]
+    if both:
+        return list(both[0])
     conflict_side = [c for c in found if gaz.dyads_of(c)]
     if ctx.dyad and not conflict_side:
         return list(ctx.dyad)
@@ -577,7 +701,21 @@ def np_span(head: Token) -> list[Token]:
 def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) -> Source:
     """Turn the head of an attributed noun phrase into a Source."""
     gaz = lex.gaz
+    if head.lower_ in ("who", "that") and head.head.dep_ == "relcl":
+        head = head.head.head
+    if head.lower_ == "it" and head.dep_ == "nsubj" and any(c.dep_ == "attr" for c in head.head.children):
+        attr = next(c for c in head.head.children if c.dep_ == "attr")  # "It was Badeh who announced"
+        head = attr
     if head.lower_ in _PRONOUN_PERSON:
+        sent = head.sent
+        for t in sent:
+            if t.i >= head.i:
+                break
+            a = ctx.actor_at.get(t.i)
+            if (a and a[1]) or (t.ent_type_ == "PERSON" and not a and t.dep_ in ("nsubj", "nsubjpass")):
+                if t.dep_ in ("nsubj", "nsubjpass", "compound") or (a and a[1]):
+                    return resolve_source(t if t.dep_ != "compound" else t.head, ctx, {**state, "last_person": None}, lex) \
+                        if t.lower_ not in _PRONOUN_PERSON else OUTLET
         last = state.get("last_person")
         return last if last else OUTLET
     if head.lower_ in ("it", "they", "we", "i", "them", "us", "you", "this", "that", "which", "who"):
@@ -586,13 +724,22 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
         return state.get("last_subject_actor") or OUTLET if head.lower_ in ("it", "they") else OUTLET
     toks = np_span(head)
     # a person named in the phrase (as its head or in apposition)
-    person_tokens = [t for t in toks if t.ent_type_ == "PERSON" or (ctx.actor_at.get(t.i, (None, None))[1])]
-    head_is_role = head.pos_ == "NOUN" and head.ent_type_ != "PERSON" and not ctx.actor_at.get(head.i, (None, None))[1]
+    def is_person_tok(t: Token) -> bool:
+        a = ctx.actor_at.get(t.i)
+        if a is not None:
+            return bool(a[1])
+        return t.ent_type_ == "PERSON"
+
+    person_tokens = [t for t in toks if is_person_tok(t)]
+    appos_nodes = [c for c in head.children if c.dep_ == "appos"]
+    appos_tokens = {t.i for c in appos_nodes for t in c.subtree}
+    person_tokens.sort(key=lambda t: (t.i not in appos_tokens, t.i != head.i, t.i))
+    head_is_role = head.pos_ == "NOUN" and not is_person_tok(head)
+    role_modifier = False
     if person_tokens:
         pt = person_tokens[0]
-        role_modifier = head_is_role and pt.dep_ in ("compound", "poss") and pt.head.i == head.i
-        appos = any(c.dep_ == "appos" for c in head.children)
-        if not role_modifier or appos:
+        role_modifier = head_is_role and pt.dep_ in ("compound", "poss") and pt.head.i == head.i and pt.i not in appos_tokens
+        if not role_modifier:
             a = ctx.actor_at.get(pt.i)
             if a and a[1]:
                 name = a[1]
@@ -613,9 +760,12 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
     if hl in ("agency", "newspaper", "media", "outlet", "television", "broadcaster", "radio", "channel", "paper", "ministry", "department", "office", "council", "committee", "centre", "center", "coalition", "union"):
         name = _phrase_text(toks)
         return Source("org", name, slugify(re.sub(r"^the\s+", "", name, flags=re.I)))
-    actors = [ctx.actor_at[t.i] for t in toks if t.i in ctx.actor_at]
+    actor_toks = sorted((t for t in toks if t.i in ctx.actor_at), key=lambda t: (t.i != head.i, -t.i))
+    actors = [ctx.actor_at[t.i] for t in actor_toks]
     if actors:
         code, person, _span = actors[0]
+        if person and role_modifier:
+            return actor_source(code, lex)
         if person:
             return Source("person", person, slugify(person), f"{gaz.actors[code].name} government", code)
         return actor_source(code, lex)
@@ -623,8 +773,9 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
         side = _generic_side(hl, toks, ctx, lex)
         if side:
             if hl in ("leader", "president", "spokesman", "spokeswoman", "spokesperson", "chief", "minister", "negotiator"):
-                last = state.get("last_person")
-                return last if last else OUTLET
+                name = _phrase_text(toks)
+                return Source("name", name, slugify(f"{lex.gaz.actors[side].name} {re.sub(r'^the ', '', name.lower())}"),
+                              None, side)
             return actor_source(side, lex)
     if hl in lex.anonymous or hl in ("official",):
         return OUTLET
@@ -686,6 +837,8 @@ class Attribution:
     source: Source | None  # None: nobody named -> own voice
     counter: Source | None = None  # a denier of what `source` reports
     speaker_token: Token | None = None
+    invert: bool = False  # the source denies the state ("denied agreeing to a ceasefire")
+    anonymous: bool = False  # an unowned report ("the announcement that a truce was agreed")
 
 
 def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: Lexicon) -> Attribution:
@@ -702,10 +855,13 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
             break
         y = y.head
         chain.append(y)
-    for t in chain:
+    anonymous_report = False
+    for t in chain if not p.denial_pred else []:
         if t.pos_ == "NOUN" and lem(t) in lex.report_nouns | {"denial"}:
             owner = _noun_owner(t)
             if lem(t) == "denial":
+                if owner is not None:
+                    return Attribution(resolve_source(owner, ctx, state, lex), speaker_token=owner)
                 continue
             if owner is not None:
                 report_src = resolve_source(owner, ctx, state, lex)
@@ -714,6 +870,9 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                     c.dep_ == "compound" and lem(c) == "government" for c in t.children):
                 report_src = _generic_source("government", ctx, lex)
                 report_tok = t
+            else:
+                anonymous_report = True
+                report_tok = t
             break
     # climb to a reporting verb
     steps = 0
@@ -721,18 +880,39 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
         steps += 1
         if x.pos_ in VERBAL and lem(x) in lex.reporting and (x.i != start.i or lem(x) in (
                 "announce", "declare", "claim", "deny", "confirm", "tout", "report", "say", "tell", "codify",
-                "dismiss", "refute", "laugh", "slam", "express", "contradict", "warn")):
+                "dismiss", "refute", "laugh", "slam", "express", "contradict", "warn", "blame", "accuse")):
             if report_tok is not None and report_tok.i > x.i and report_tok.head.i != x.i and x.i != start.i:
                 pass
             subj = subject_of(x)
-            if subj is None:
+            if subj is None and x.tag_ == "VBG" and x.dep_ in ("advcl", "xcomp", "conj", "acl") and x.head.i != x.i:
+                x = x.head
+                continue
+            if subj is None and x.tag_ in ("VBD", "VBZ", "VBP"):
                 subj = _left_subject(x)
             if subj is None and lem(x) == "quote":
                 subj = next((c for c in x.children if c.dep_ == "dobj"), None)
             if subj is not None and subj.lower_ == "it" and lem(x) in ("quote",):
                 subj = next((c for c in x.children if c.dep_ == "dobj"), subj)
+            # "AFP reported Shekau as saying", "It quoted X as ordering"
+            as_obj = next((c for c in x.children if c.dep_ == "dobj"), None)
+            if as_obj is not None and any(c.dep_ == "prep" and c.lower_ == "as" for c in x.children):
+                subj = as_obj
             if subj is not None:
                 src = resolve_source(subj, ctx, state, lex)
+                if _is_denial(x, lex) and x.i != start.i:
+                    if report_src is None:
+                        rn = next((c for c in x.children if c.dep_ == "dobj" and lem(c) in lex.report_nouns), None)
+                        if rn is not None:
+                            owner = _noun_owner(rn)
+                            report_src = resolve_source(owner, ctx, state, lex) if owner is not None else (
+                                _generic_source("government", ctx, lex) if any(
+                                    lem(c) in ("government", "official") for c in rn.children) else OUTLET)
+                            report_tok = rn
+                    if report_src is not None and report_tok is not None:
+                        return Attribution(report_src, counter=src, speaker_token=subj)
+                    if anonymous_report:
+                        return Attribution(OUTLET, counter=src, speaker_token=subj)
+                    return Attribution(src, speaker_token=subj, invert=True)
                 if report_src is not None and report_tok is not None and _is_denial(x, lex):
                     return Attribution(report_src, counter=src, speaker_token=subj)
                 if report_src is not None and report_tok is not None:
@@ -743,6 +923,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
         x = x.head
     if report_src is not None:
         return Attribution(report_src)
+    if anonymous_report:
+        return Attribution(None, anonymous=True)
     # parataxis speaker: "The only communication that exists, Zakharova pointed out, is ..."
     root = sent.root
     for c in root.children:
@@ -762,10 +944,27 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
             subj = subject_of(t)
             if subj is not None:
                 return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)
+    # trailing ", X says" that the parser did not attach (headlines)
+    m = _TRAILING_SAY.search(sent.text)
+    if m:
+        span = sent.char_span(sent.start_char + m.start(1), sent.start_char + m.end(1), alignment_mode="expand")
+        if span is not None:
+            return Attribution(resolve_source(span.root, ctx, state, lex), speaker_token=span.root)
     # a quote in an earlier sentence of the same paragraph continues the speaker
     if _inside_quote(sent) and state.get("quote_speaker"):
         return Attribution(state["quote_speaker"])
+    # any other reporting verb of the sentence with a named subject
+    for t in sent:
+        if t.pos_ == "VERB" and lem(t) in ("say", "tell", "add", "insist", "claim", "state") and not _is_denial(t, lex):
+            subj = subject_of(t)
+            if subj is not None:
+                src = resolve_source(subj, ctx, state, lex)
+                if src.kind != "outlet":
+                    return Attribution(src, speaker_token=subj)
     return Attribution(None)
+
+
+_TRAILING_SAY = re.compile(r",\s*((?:the\s+)?[A-Za-z][\w.\-' ]{1,60}?)\s+(?:says?|said|reports?|reported|tells?|told|announces?)\s*[.!]?\s*$", re.I)
 
 
 def _left_subject(v: Token) -> Token | None:
