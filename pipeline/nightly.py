@@ -121,7 +121,9 @@ def store_feed_result(conn, feed_id: int, result, settings: Settings, *, config=
         fulltext = fulltext and result.spec.fetch_fulltext
     articles = []
     if result.status == "ok" and result.entries:
-        articles = build_articles(result, settings.fetch, fetch_fulltext=fulltext)
+        articles = build_articles(result, settings.fetch, fetch_fulltext=fulltext,
+                                  known_urls=wh.KnownArticles(conn))
+        conn.commit()
     counts = wh.store_fetch(conn, feed_id, run_id, result, articles)
     return {
         "feed_id": feed_id, "url": result.spec.url, "outlet": result.spec.outlet, "status": result.status,

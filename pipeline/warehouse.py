@@ -310,11 +310,18 @@ def store_fetch(
     return {"entries_seen": len(result.entries), "articles_new": new}
 
 
+# Below this many characters of text, equal content is no evidence of the same story ("Live updates").
+MIN_TEXT_FOR_HASH_DEDUP = 200
+
+
 def _upsert_article(cur, art: ArticleRecord, run_id: int | None) -> tuple[int, bool]:
+    """Insert an article unless the same story is stored: same canonical URL, or (for texts long
+    enough to tell stories apart) the same content hash, e.g. one wire story on two outlets' URLs."""
+    by_hash = len(art.text or "") >= MIN_TEXT_FOR_HASH_DEDUP
     cur.execute(
-        "select article_id from talkwatch.articles where canonical_url = %s or content_hash = %s "
+        "select article_id from talkwatch.articles where canonical_url = %s or (%s and content_hash = %s) "
         "order by (canonical_url = %s) desc, article_id limit 1",
-        (art.canonical_url, art.content_hash, art.canonical_url),
+        (art.canonical_url, by_hash, art.content_hash, art.canonical_url),
     )
     row = cur.fetchone()
     if row:
@@ -341,6 +348,18 @@ def _upsert_article(cur, art: ArticleRecord, run_id: int | None) -> tuple[int, b
         return row[0], True
     cur.execute("select article_id from talkwatch.articles where canonical_url = %s", (art.canonical_url,))
     return cur.fetchone()[0], False
+
+
+class KnownArticles:
+    """`url in KnownArticles(conn)`: is an article with this canonical URL stored? (skips page fetches)"""
+
+    def __init__(self, conn):
+        self.conn = conn
+
+    def __contains__(self, canonical_url: object) -> bool:
+        with self.conn.cursor() as cur:
+            cur.execute("select 1 from talkwatch.articles where canonical_url = %s", (canonical_url,))
+            return cur.fetchone() is not None
 
 
 # --------------------------------------------------------------------------- claims
