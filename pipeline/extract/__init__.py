@@ -12,6 +12,8 @@ import spacy
 from spacy.language import Language
 
 from pipeline.extract import components  # noqa: F401  (registers the factories)
+from pipeline.extract.resources import load_cues, load_gazetteer
+from pipeline.extract.textprep import prepare
 from pipeline.extract.timex import resolve_event_time
 from pipeline.models import Article, Claim, slugify
 
@@ -76,7 +78,19 @@ def _outlet_key(outlet: str) -> str:
     return slugify(re.sub(r"^the\s+", "", outlet or "", flags=re.I)) or "unknown-outlet"
 
 
-def claims_for_article(article: Article, raw_claims: list[dict] | None, title_len: int = 0) -> list[Claim]:
+def _prep_words() -> tuple[frozenset[str], set[str]]:
+    gaz = load_gazetteer()
+    keep = frozenset(w for alias in gaz.aliases for w in re.findall(r"[a-z]+", alias.lower()) if len(w) > 2)
+    cues = load_cues()
+    extra = set()
+    for key in ("talk_nouns", "talk_verbs", "deal_nouns", "proposal_nouns"):
+        extra |= {w for p in cues.words("triggers", key) for w in p.split()}
+    extra |= {"rebels", "rebel", "war", "peace", "forces", "militants", "government", "army", "leaders", "side", "sides"}
+    return keep - extra, extra
+
+
+def claims_for_article(article: Article, raw_claims: list[dict] | None, title_len: int = 0,
+                       text: str | None = None) -> list[Claim]:
     """Complete the component's claim dicts with the article's metadata; merge duplicates."""
     published = article.published_date
     body_keys = {(tuple(c["parties"]), c["status"]) for c in raw_claims or [] if c["start_char"] >= title_len}
@@ -90,6 +104,8 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             name, key, org = article.outlet or "unknown outlet", _outlet_key(article.outlet), None
         else:
             name, key, org = src["name"], src["key"], src.get("org")
+        if text is not None and c.get("end_char"):
+            c = {**c, "evidence": text[c["start_char"]:c["end_char"]].strip()}
         event_time = resolve_event_time(c["evidence"], published)
         k = (tuple(c["parties"]), c["status"], c["topic"], key, event_time)
         if k in seen:
@@ -110,11 +126,12 @@ def extract_articles(
 ) -> Iterator[tuple[Article, list[Claim]]]:
     """Yield (article, claims) in input order."""
     nlp = nlp or load_pipeline()
+    keep, extra = _prep_words()
 
-    def texts() -> Iterator[tuple[str, tuple[Article, int]]]:
+    def texts() -> Iterator[tuple[str, tuple[Article, int, str]]]:
         for art in articles:
             text, title_len = article_text(art)
-            yield text, (art, title_len)
+            yield prepare(text, title_len, nlp, keep, extra), (art, title_len, text)
 
-    for doc, (art, title_len) in nlp.pipe(texts(), as_tuples=True, batch_size=batch_size, n_process=n_process):
-        yield art, claims_for_article(art, doc._.claims, title_len)
+    for doc, (art, title_len, text) in nlp.pipe(texts(), as_tuples=True, batch_size=batch_size, n_process=n_process):
+        yield art, claims_for_article(art, doc._.claims, title_len, text)

@@ -108,15 +108,30 @@ class ClaimExtractor:
         ctx = rules.article_context(doc, lex)
         state: dict = {"last_person": None, "quote_speaker": None}
         out: list[dict] = []
-        in_quote = False
-        for sent in doc.sents:
+        sents = list(doc.sents)
+        quote_flags = self._quote_flags(doc, sents)
+        forward = self._forward_speakers(sents, quote_flags, ctx, state)
+        for n, sent in enumerate(sents):
             if sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text):
-                in_quote = False
                 state["quote_speaker"] = None
-            state["in_quote"] = in_quote
+            state["in_quote"] = quote_flags[n]
+            if forward.get(n) is not None:
+                state["quote_speaker"] = forward[n]
             if rules.sentence_has_trigger(sent, lex) and not rules.has_negative_context(sent, lex):
                 out.extend(self._sentence_claims(sent, ctx, state))
             self._update_state(sent, ctx, state)
+        doc._.claims = out
+        return doc
+
+    @staticmethod
+    def _quote_flags(doc: Doc, sents: list[Span]) -> list[bool]:
+        """Per sentence: does it start inside an open quotation?"""
+        flags = []
+        in_quote = False
+        for sent in sents:
+            if sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text):
+                in_quote = False
+            flags.append(in_quote or sent.text.lstrip()[:1] in ('"', "“"))
             for t in sent:
                 if t.text == '"':
                     in_quote = not in_quote
@@ -124,8 +139,41 @@ class ClaimExtractor:
                     in_quote = True
                 elif t.text == "”":
                     in_quote = False
-        doc._.claims = out
-        return doc
+        return flags
+
+    def _forward_speakers(self, sents: list[Span], flags: list[bool], ctx: rules.ArticleContext,
+                          state: dict) -> dict[int, rules.Source | None]:
+        """A quotation attributed at its end ('"...," Shekau said.') gives its earlier sentences a speaker."""
+        out: dict[int, rules.Source | None] = {}
+        n = 0
+        while n < len(sents):
+            if not flags[n]:
+                n += 1
+                continue
+            run = [n]
+            j = n
+            while j + 1 < len(sents) and flags[j + 1] and len(run) < 6:
+                j += 1
+                run.append(j)
+            speaker = None
+            for k in (run[-1], run[-1] + 1):
+                if k >= len(sents) or speaker is not None:
+                    continue
+                for t in sents[k]:
+                    if t.pos_ == "VERB" and rules.lem(t) in ("say", "tell", "add", "continue", "write", "quote", "report"):
+                        subj = rules.subject_of(t)
+                        as_obj = next((c for c in t.children if c.dep_ == "dobj"), None)
+                        if as_obj is not None and any(c.dep_ == "prep" and c.lower_ == "as" for c in t.children):
+                            subj = as_obj
+                        if subj is not None:
+                            src = rules.resolve_source(subj, ctx, state, self.lex)
+                            if src.kind != "outlet":
+                                speaker = src
+                                break
+            for k in run:
+                out[k] = speaker
+            n = j + 1
+        return out
 
     def _sentence_claims(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> list[dict]:
         lex = self.lex
@@ -175,6 +223,7 @@ class ClaimExtractor:
                 "hedged": rules.is_hedged(sent, lex),
                 "evidence": sent.text.strip(),
                 "start_char": sent.start_char,
+                "end_char": sent.end_char,
                 "trigger": trig.text,
             }
             if topic == "peace_deal" and any(c.dep_ == "det" and c.lower_ in ("these", "those", "such", "the")
