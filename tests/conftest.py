@@ -98,3 +98,35 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is not beside the repository")
     return SHARED
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class SmtpInbox:
+    """aiosmtpd handler that keeps every message it accepts: (recipients, raw bytes)."""
+
+    def __init__(self):
+        self.messages: list[tuple[list[str], bytes]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+        self.messages.append((list(envelope.rcpt_tos), envelope.content))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_server():
+    """A real SMTP server on 127.0.0.1; yields (controller, inbox); `controller.port` is its port."""
+    from aiosmtpd.controller import Controller
+
+    inbox = SmtpInbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    ctl.start()
+    yield ctl, inbox
+    ctl.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from email import message_from_bytes, policy
@@ -17,26 +18,6 @@ from pipeline import warehouse as wh
 REPO = Path(__file__).resolve().parents[1]
 SAMPLES = REPO / "examples" / "feeds"
 pytestmark = pytest.mark.slow
-
-
-class _Collect:
-    def __init__(self):
-        self.messages = []
-
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
-        self.messages.append((envelope.rcpt_tos, envelope.content))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp_server():
-    from aiosmtpd.controller import Controller
-
-    handler = _Collect()
-    ctl = Controller(handler, hostname="127.0.0.1", port=0)
-    ctl.start()
-    yield ctl, handler
-    ctl.stop()
 
 
 @pytest.fixture
@@ -92,7 +73,7 @@ def test_run_finds_the_seed_contradiction_and_mails_it_once(warehouse_dsn, serve
     seed = [r for r in rows if r["parties"] == ["RUS", "UKR"]
             and {r["a"]["source_key"], r["b"]["source_key"]} == {"maria-zakharova", "washington-post"}]
     assert len(seed) == 1, rows
-    statuses = {r["a"]["status"], r["b"]["status"]}
+    statuses = {seed[0]["a"]["status"], seed[0]["b"]["status"]}
     assert "denied" in statuses and statuses & {"planned", "stalled"}
     outlets = {c["reported_by"] for c in seed[0]["evidence_a"] + seed[0]["evidence_b"]}
     assert outlets == {"Global Courier", "Eastern Herald"}
@@ -122,8 +103,9 @@ def test_run_on_bundled_samples_prints_the_summary(warehouse_dsn, tmp_path):
     env.update(TALKWATCH_DSN=warehouse_dsn, TALKWATCH_HOME=str(tmp_path / "home"))
     out = _run(["run"], env)
     assert out.returncode == 0, out.stderr
-    assert "new contradictions:  1" in out.stdout or "new contradictions:  2" in out.stdout, out.stdout
-    assert "Zakharova" in out.stdout
+    found = re.search(r"new contradictions:\s+(\d+)", out.stdout)
+    assert found and int(found.group(1)) >= 1, out.stdout
+    assert "Maria Zakharova" in out.stdout and "Washington Post" in out.stdout
 
 
 def test_unreachable_warehouse_fails_with_a_message_naming_the_step(tmp_path):
