@@ -301,7 +301,7 @@ def run_night(
                 else:
                     summary.alert_error = "smtp not configured (set TALKWATCH_SMTP_HOST and TALKWATCH_ALERT_TO)"
             except Exception as exc:
-                conn.rollback()
+                wh.rollback_quietly(conn)
                 try:
                     wh.finish_run(conn, summary.run_id, status="failed", summary=summary.as_dict(),
                                   error=f"{step}: {exc}")

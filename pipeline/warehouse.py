@@ -59,8 +59,19 @@ def transaction(conn):
             yield cur
         conn.commit()
     except BaseException:
-        conn.rollback()
+        rollback_quietly(conn)
         raise
+
+
+def rollback_quietly(conn) -> None:
+    """Roll back if the connection is still there; a lost connection has nothing left to roll back,
+    and the error that lost it is the one worth reporting."""
+    if conn.closed:
+        return
+    try:
+        conn.rollback()
+    except psycopg2.Error:
+        logger.warning("rollback failed: the connection to the warehouse is gone")
 
 
 # --------------------------------------------------------------------------- migrations
