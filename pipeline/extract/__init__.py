@@ -106,7 +106,7 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             name, key, org = src["name"], src["key"], src.get("org")
         if text is not None and c.get("end_char"):
             c = {**c, "evidence": text[c["start_char"]:c["end_char"]].strip()}
-        event_time = resolve_event_time(c["evidence"], published)
+        event_time = resolve_event_time(c.get("time_text") or c["evidence"], published)
         k = (tuple(c["parties"]), c["status"], c["topic"], key, event_time)
         if k in seen:
             continue

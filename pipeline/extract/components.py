@@ -109,7 +109,7 @@ class ClaimExtractor:
         state: dict = {"last_person": None, "quote_speaker": None}
         out: list[dict] = []
         sents = list(doc.sents)
-        quote_flags = self._quote_flags(doc, sents)
+        quote_flags, state["quoted"] = self._quotes(doc, sents)
         forward = self._forward_speakers(sents, quote_flags, ctx, state)
         for n, sent in enumerate(sents):
             if sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text):
@@ -124,9 +124,10 @@ class ClaimExtractor:
         return doc
 
     @staticmethod
-    def _quote_flags(doc: Doc, sents: list[Span]) -> list[bool]:
-        """Per sentence: does it start inside an open quotation?"""
+    def _quotes(doc: Doc, sents: list[Span]) -> tuple[list[bool], set[int]]:
+        """Per sentence: does it start inside an open quotation? And the tokens inside quotation marks."""
         flags = []
+        quoted: set[int] = set()
         in_quote = False
         for sent in sents:
             if sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text):
@@ -139,7 +140,9 @@ class ClaimExtractor:
                     in_quote = True
                 elif t.text == "”":
                     in_quote = False
-        return flags
+                elif in_quote:
+                    quoted.add(t.i)
+        return flags, quoted
 
     def _forward_speakers(self, sents: list[Span], flags: list[bool], ctx: rules.ArticleContext,
                           state: dict) -> dict[int, rules.Source | None]:
@@ -160,6 +163,8 @@ class ClaimExtractor:
                 if k >= len(sents) or speaker is not None:
                     continue
                 for t in sents[k]:
+                    if t.i in state["quoted"]:
+                        continue  # "Allah said we should not," AFP reported Shekau as saying
                     if t.pos_ == "VERB" and rules.lem(t) in ("say", "tell", "add", "continue", "write", "quote", "report"):
                         subj = rules.subject_of(t)
                         as_obj = next((c for c in t.children if c.dep_ == "dobj"), None)
@@ -184,6 +189,9 @@ class ClaimExtractor:
             p = rules.analyse(trig, cls, lex)
             status = rules.decide_status(p, sent, lex)
             if status is None:
+                continue
+            scope = rules.time_scope(p)
+            if status not in POSITIONS and rules.is_background(p, scope, lex):
                 continue
             if parties is None:
                 parties = rules.choose_parties(found, ctx, sent, lex) or []
@@ -222,6 +230,7 @@ class ClaimExtractor:
                 "venue": venue,
                 "hedged": rules.is_hedged(sent, lex),
                 "evidence": sent.text.strip(),
+                "time_text": scope,
                 "start_char": sent.start_char,
                 "end_char": sent.end_char,
                 "trigger": trig.text,
@@ -231,9 +240,9 @@ class ClaimExtractor:
                 topic = state.get("last_topic", {}).get(tuple(parties), topic)
                 base["topic"] = topic
             state.setdefault("last_topic", {})[tuple(parties)] = topic
-            claims.append({**base, "source": _src_dict(src), "_own": att.source is None})
+            claims.append({**base, "source": _src_dict(src), "_own": att.source is None and not att.article_voice})
             for extra in rules.conj_statuses(p, lex):
-                claims.append({**base, "status": extra, "source": _src_dict(src), "_own": att.source is None})
+                claims.append({**base, "status": extra, "source": _src_dict(src), "_own": att.source is None and not att.article_voice})
             if att.counter is not None and status in DENIAL_OF:
                 claims.append({**base, "status": DENIAL_OF[status], "hedged": base["hedged"],
                                "source": _src_dict(att.counter), "_own": False})
@@ -250,6 +259,8 @@ class ClaimExtractor:
         lex = self.lex
         person = None
         for t in sent:
+            if t.i in state["quoted"]:
+                continue  # people named inside a quotation are not its speaker
             a = ctx.actor_at.get(t.i)
             if a and a[1]:
                 if t.i == a[2].start:
@@ -264,10 +275,33 @@ class ClaimExtractor:
                         name = ctx.people.get(name.lower(), name)
                     if name:
                         person = rules.Source("person", name, rules.slugify(name))
+        speaker = self._speaker(sent, ctx, state)
+        if speaker is not None:
+            state["last_speaker"] = speaker
         if person is not None:
             state["last_person"] = person
-            if any(t.text in ('"', "“", "”") for t in sent) or state.get("in_quote"):
-                state["quote_speaker"] = person
+        if (speaker or person) is not None and (any(t.text in ('"', "“", "”") for t in sent) or state.get("in_quote")):
+            state["quote_speaker"] = speaker or person
+
+    def _speaker(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> rules.Source | None:
+        """Who speaks in this sentence: the named subject of its first speech verb outside quotation marks."""
+        for t in sent:
+            if t.i in state["quoted"] or t.pos_ != "VERB" or rules.lem(t) not in _SPEECH_VERBS:
+                continue
+            subj = rules.subject_of(t)
+            as_obj = next((c for c in t.children if c.dep_ == "dobj"), None)
+            if as_obj is not None and any(c.dep_ == "prep" and c.lower_ == "as" for c in t.children):
+                subj = as_obj  # "AFP reported Shekau as saying"
+            if subj is None:
+                continue
+            src = rules.resolve_source(subj, ctx, state, self.lex)
+            if src.kind != "outlet":
+                return src
+        return None
+
+
+_SPEECH_VERBS = frozenset({"say", "tell", "add", "insist", "claim", "state", "explain", "note", "quote", "report",
+                           "announce", "declare", "deny", "warn", "stress"})
 
 
 def _src_dict(src: rules.Source | None) -> dict | None:

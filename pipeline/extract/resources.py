@@ -77,9 +77,19 @@ def load_gazetteer(path: str | None = None) -> Gazetteer:
         blockers=list(raw.get("non_actors", [])),
         dyads=dyads,  # type: ignore[arg-type]
         generic_state={w.lower() for w in generic.get("state", [])},
-        generic_nonstate={w.lower() for w in generic.get("nonstate", [])},
+        generic_nonstate=_with_singulars(w.lower() for w in generic.get("nonstate", [])),
         person_names=person_names,
     )
+
+
+def _with_singulars(words) -> set[str]:
+    """The words and, for plural single words, their singular: the rules compare lemmas ("rebels" -> "rebel")."""
+    out = set()
+    for w in words:
+        out.add(w)
+        if " " not in w and w.endswith("s") and not w.endswith("ss"):
+            out.add(w[:-1])
+    return out
 
 
 @dataclass

@@ -55,6 +55,8 @@ class Lexicon:
         self.denial_words = c.words("denial_words")
         self.anonymous = c.words("anonymous_heads")
         self.hedges = c.words("hedges")
+        self.background_markers = c.words("background_markers")
+        self.non_sources = c.words("non_sources")
         self.negations = c.words("negation_markers")
         self.titles = c.words("person_titles")
         self.mediator_markers = c.words("mediator_markers")
@@ -142,6 +144,8 @@ class ArticleContext:
     actor_at: dict[int, tuple[str, str | None, Span]]  # token index -> (code, person, span)
     people: dict[str, str]  # lower surname / full name -> full name
     counts: Counter
+    # role noun -> people the article gives that role: (token index, full name, actor code or None)
+    roles: dict[str, list[tuple[int, str, str | None]]] = field(default_factory=dict)
 
 
 def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
@@ -177,7 +181,124 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
         if full and " " in full:
             people.setdefault(full.lower(), full)
             people.setdefault(full.split()[-1].lower(), full)
-    return ArticleContext(dyad=dyad, actor_at=actor_at, people=people, counts=counts)
+    ctx = ArticleContext(dyad=dyad, actor_at=actor_at, people=people, counts=counts)
+    ctx.roles = person_roles(doc, ctx, lex)
+    return ctx
+
+
+ROLE_NOUNS = frozenset({
+    "leader", "chief", "head", "aide", "spokesman", "spokeswoman", "spokesperson", "secretary", "minister",
+    "president", "adviser", "advisor", "negotiator", "envoy", "commander", "coordinator", "man", "woman",
+    "representative", "mediator", "officer", "premier", "chancellor",
+})
+
+
+def _person_mentions(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> list[tuple[int, int, str, str | None]]:
+    """(start, end, full name, actor code) of every named person, gazetteer people first."""
+    out: dict[int, tuple[int, int, str, str | None]] = {}
+    for span in doc.spans.get("tw_actors", []):
+        if span.kb_id_:
+            out[span.start] = (span.start, span.end, span.kb_id_, span.label_)
+    for ent in doc.ents:
+        if ent.label_ != "PERSON" or any(i in out for i in range(ent.start, ent.end)):
+            continue
+        name = clean_person(ent, lex)
+        if " " not in name:
+            name = ctx.people.get(name.lower(), name)
+        if name and name.lower() not in lex.non_sources:
+            out[ent.start] = (ent.start, ent.end, name, None)
+    return sorted(out.values())
+
+
+def _role_in(tokens, lex: Lexicon) -> tuple[str | None, str | None]:
+    """The first role noun among `tokens` and the actor code named with it."""
+    role = code = None
+    for t in tokens:
+        if role is None and t.pos_ in ("NOUN", "PROPN") and lem(t) in ROLE_NOUNS:
+            role = lem(t)
+    return role, code
+
+
+def person_roles(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> dict[str, list[tuple[int, str, str | None]]]:
+    """Who holds which role in this article: "Boko Haram leader Abubakar Shekau", "Hassan Tukur, an
+    aide to the president", "the head of Nigeria's military, Alex Badeh", "a man claiming to be X"."""
+    roles: dict[str, list[tuple[int, str, str | None]]] = {}
+
+    def add(role: str | None, at: int, name: str, code: str | None, window) -> None:
+        if role is None:
+            return
+        codes = [ctx.actor_at[t.i][0] for t in window if t.i in ctx.actor_at and not ctx.actor_at[t.i][1]]
+        roles.setdefault(role, []).append((at, name, code or (codes[0] if codes else None)))
+
+    for start, end, name, code in _person_mentions(doc, ctx, lex):
+        sent = doc[start].sent
+        # title words right before the name, up to a clause boundary: "Boko Haram leader Abubakar Shekau"
+        j = start
+        while j > sent.start and not doc[j - 1].is_punct and doc[j - 1].pos_ in ("NOUN", "PROPN", "ADJ", "PART", "DET") \
+                and doc[j - 1].lower_ not in ("the", "a", "an") and start - j < 8:
+            j -= 1
+        before = list(doc[j:start])
+        role, _ = _role_in(before, lex)
+        add(role, start, name, code, before)
+        # "a man claiming to be ... X": the noun before "claiming/purporting to be"
+        k = j - 1
+        if k - 2 >= sent.start and doc[k].lower_ == "be" and doc[k - 1].lower_ == "to" and \
+                doc[k - 2].lower_ in ("claiming", "purporting", "claims", "claimed", "said"):
+            noun = doc[k - 3] if k - 3 >= sent.start else None
+            if noun is not None and lem(noun) in ROLE_NOUNS:
+                add(lem(noun), start, name, code, before)
+        # apposition after the name: "Hassan Tukur, an aide to President Jonathan"
+        if end < sent.end and doc[end].text == ",":
+            window = []
+            for t in doc[end + 1:min(sent.end, end + 9)]:
+                if t.is_punct:
+                    break
+                window.append(t)
+            if window and window[0].lower_ in ("the", "a", "an", "his", "her") or (window and window[0].pos_ == "PROPN"):
+                role, _ = _role_in(window, lex)
+                add(role, start, name, code, window)
+        # apposition before the name: "the head of Nigeria's military, Air Chief Marshal Alex Badeh"
+        if j - 1 > sent.start and doc[j - 1].text == ",":
+            window = []
+            for t in reversed(doc[max(sent.start, j - 10):j - 1]):
+                if t.is_punct and t.text != "'s":
+                    break
+                window.insert(0, t)
+            if window and (window[0].lower_ in ("the", "a", "an") or window[0].pos_ == "PROPN"):
+                role, _ = _role_in(window, lex)
+                add(role, start, name, code, window)
+    return roles
+
+
+def role_person(head: Token, toks: list[Token], ctx: ArticleContext, lex: Lexicon) -> tuple[str, str | None] | None:
+    """A definite role phrase ("the aide", "the group's leader", "the man in the video") as the person the
+    article gave that role: the nearest earlier holder, else the first later one."""
+    role = lem(head)
+    holders = ctx.roles.get(role)
+    if not holders:
+        return None
+    # "a senior aide to the president, Hassan Tukur, told ...": the name right after the role
+    named_next = [h for h in holders if head.i < h[0] <= head.i + 12 and head.doc[h[0]].sent == head.sent]
+    if named_next:
+        return named_next[0][1], named_next[0][2]
+    if not any(t.lower_ in ("the", "this", "that") or t.dep_ == "poss" for t in toks if t.i < head.i):
+        return None
+    codes = {ctx.actor_at[t.i][0] for t in toks if t.i in ctx.actor_at}
+    if not codes and any(t.dep_ == "poss" and lem(t) in ("group", "movement", "organisation", "organization")
+                         for t in toks):
+        codes = {c for c in (ctx.dyad or ()) if lex.gaz.actors[c].kind != "state"}
+    if codes:
+        holders = [h for h in holders if h[2] in codes] or []
+    names = {h[1] for h in holders}
+    if not holders:
+        return None
+    if len(names) > 1:
+        earlier = [h for h in holders if h[0] < head.i]
+        if earlier:
+            best = max(earlier, key=lambda h: h[0])
+            return best[1], best[2]
+    best = min(holders, key=lambda h: (h[0] > head.i, abs(h[0] - head.i)))
+    return best[1], best[2]
 
 
 def clean_person(span: Span, lex: Lexicon) -> str:
@@ -224,8 +345,9 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
                 cls = "talk"
             elif lm == "agree" and not any(
                     lem(g) in lex.deal_nouns or is_cease_fire(g) for c in t.children
-                    if c.dep_ in ("dobj", "prep", "nsubjpass", "nsubj") for g in c.subtree):
-                cls = "agree"
+                    if c.dep_ in ("dobj", "prep", "nsubjpass", "nsubj") for g in c.subtree) and (
+                    _core_has_sides(t, lex)):
+                cls = "agree"  # "He agreed to the meeting [with parents]" names no sides: no claim
             elif lm == "demand" and any(
                     lem(g) in ("release", "exchange", "swap", "talk", "ceasefire", "truce", "negotiation")
                     for c in t.children if c.dep_ == "dobj" for g in c.subtree):
@@ -285,6 +407,19 @@ def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
     return False
 
 
+def _core_has_sides(v: Token, lex: Lexicon) -> bool:
+    """Do the verb's own arguments (not the clauses that describe them) name a side of a conflict?"""
+    core: list[Token] = []
+    stack = [v]
+    while stack:
+        t = stack.pop()
+        core.append(t)
+        stack.extend(c for c in t.children if c.dep_ not in ("relcl", "acl", "appos", "advcl")
+                     and not (c.dep_ == "prep" and c.lower_ in ("after", "before", "following", "since")))
+    return _has_actor(core, lex) or any(t.lower_ in _SIDE_WORDS or lem(t) in lex.gaz.generic_nonstate
+                                        or lem(t) in lex.gaz.generic_state for t in core)
+
+
 def _sentence_has_sides(sent: Span, lex: Lexicon) -> bool:
     if _has_actor(list(sent), lex):
         return True
@@ -320,6 +455,8 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
         x = x.head
         steps += 1
         path.append(x)
+        if x.pos_ == "VERB" and x.dep_ == "prep":
+            continue  # "reached following talks": a preposition tagged as a verb
         if x.pos_ in VERBAL or (x.pos_ == "ADJ" and x.dep_ in ("ROOT", "acomp", "ccomp", "conj")):
             verb = x
             break
@@ -378,7 +515,7 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
 
 _NO_CLAIM_NOUNS = {"attempt", "effort", "bid", "prospect", "possibility", "chance", "way", "idea", "question",
                    "doubt", "fate", "credibility", "identity", "credential", "validity", "detail", "details",
-                   "campaign", "hope", "expectation", "embarrassment", "trail"}
+                   "campaign", "hope", "expectation", "embarrassment", "trail", "speculation"}
 
 _PATH_NOUN_STATUS = {
     "feasibility": "rejected", "impossibility": "rejected", "rejection": "rejected", "refusal": "rejected",
@@ -389,6 +526,40 @@ _PATH_NOUN_STATUS = {
     "absence": "denied", "hope": "rejected", "announcement": "agreed", "claim": "agreed",
     "report": "agreed", "denial": "no_deal", "advance": "ongoing",
 }
+
+
+def _governed_by_no_claim_noun(v: Token) -> bool:
+    """A non-finite verb that only fills out an attempt, a chance or a hope ("attempts at reaching
+    a cease-fire", "efforts in recent years to negotiate peace")."""
+    x = v
+    for _ in range(3):
+        if x.dep_ not in ("pcomp", "acl", "xcomp", "prep", "advcl") or x.head.i == x.i:
+            return False
+        x = x.head
+        if x.pos_ == "NOUN" and lem(x) in _NO_CLAIM_NOUNS:
+            return True
+    return False
+
+
+def is_background(p: Predicate, scope: str, lex: Lexicon) -> bool:
+    """A state told as history without a date ("rounds of negotiations have been attempted in
+    recent years", "who has negotiated with the group before"): not a claim about any period."""
+    text = f" {scope.lower()} "
+    if any(f" {m} " in text for m in lex.background_markers):
+        return True
+    anchor = p.verb if p.verb is not None else p.trigger
+    return any(c.lower_ == "before" and c.dep_ in ("advmod", "prep") and not any(g.dep_ == "pobj" for g in c.children)
+               for c in anchor.children)
+
+
+def _nonstate_phrase(t: Token, lex: Lexicon) -> bool:
+    """Does the noun phrase headed by `t` name a non-state armed group (by alias or generically)?"""
+    first = t.left_edge.i
+    spans = [sp for sp in t.doc.spans.get("tw_actors", []) if first <= sp.start <= t.i]
+    if spans:  # the actor nearest the head: "Colombia's ELN rebels" -> ELN
+        sp = max(spans, key=lambda x: x.start)
+        return lex.gaz.actors[sp.label_].kind == "nonstate" and not sp.kb_id_
+    return lem(t) in lex.gaz.generic_nonstate or t.lower_ in lex.gaz.generic_nonstate
 
 
 def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
@@ -403,6 +574,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return None
     if p.denial_pred:
         return "denied" if talkish else "no_deal"
+    if v is not None and v.tag_ in ("VBG", "VB") and _governed_by_no_claim_noun(v):
+        return None  # "attempts at reaching a cease-fire", "efforts to negotiate peace"
     if any(lem(t) in _NO_CLAIM_NOUNS and t.pos_ == "NOUN" for t in p.path):
         if not (v is not None and (lem(v) in lex.proposed_verbs or lem(v) in lex.rejected_verbs or lem(v) in lex.accepted_verbs)):
             return None
@@ -496,9 +669,13 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 p.trigger.dep_ == "dobj" and not any(c.dep_ == "prep" and c.lower_ in ("with", "between")
                                                      for c in [*p.trigger.children, *v.children])):
             subj = subject_of(v)
-            if subj is not None and subj.pos_ == "PROPN" and any(
+            if subj is not None and subj.pos_ in ("PROPN", "NOUN") and any(
                     "unilateral" == t.lower_ or t.lower_.startswith("end-of") or t.lower_ in ("christmas", "holiday", "temporary")
-                    for t in p.trigger.subtree):
+                    for t in p.trigger.subtree) or "end-of-year" in "".join(t.lower_ for t in p.trigger.subtree):
+                return "proposed"
+            if subj is not None and subj.dep_ == "nsubj" and _nonstate_phrase(subj, lex):
+                # a ceasefire one armed group declares on its own, with nobody named on the other side:
+                # an offer, not an agreement ("the rebels announced a ceasefire")
                 return "proposed"
         if p.cls == "agree" or vl in lex.agreed_verbs or L & lex.agreed_adj:
             return "agreed"
@@ -546,6 +723,38 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         if v is None or p.trigger.dep_ == "ROOT":
             return "ongoing"
     return None
+
+
+# --------------------------------------------------------------------------------------------
+# Family: time scope (which words may say when the claim is about)
+# --------------------------------------------------------------------------------------------
+
+def time_scope(p: Predicate) -> str:
+    """The words a claim's period may come from: the predicate's clause without the relative
+    clauses and participles that describe other things ("girls kidnapped in April"), plus the time
+    modifiers of the clauses above it ("In July 2013, when a minister announced an agreement, ...")."""
+    anchor = p.verb if p.verb is not None else p.trigger
+    trig = p.trigger.i
+    keep: set[int] = set()
+    stack = [anchor]
+    while stack:
+        tok = stack.pop()
+        keep.add(tok.i)
+        for c in tok.children:
+            if c.dep_ in ("relcl", "acl", "appos") and tok.i != trig and not (c.left_edge.i <= trig <= c.right_edge.i):
+                continue
+            stack.append(c)
+    x = anchor
+    for _ in range(8):
+        if x.head.i == x.i:
+            break
+        x = x.head
+        for c in x.children:
+            if c.i not in keep and c.dep_ in ("prep", "npadvmod", "advmod") and any(
+                    t.ent_type_ in ("DATE", "TIME") for t in c.subtree):
+                keep.update(t.i for t in c.subtree)
+    doc = anchor.doc
+    return " ".join(doc[i].text for i in sorted(keep))
 
 
 # --------------------------------------------------------------------------------------------
@@ -712,10 +921,14 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
             if t.i >= head.i:
                 break
             a = ctx.actor_at.get(t.i)
-            if (a and a[1]) or (t.ent_type_ == "PERSON" and not a and t.dep_ in ("nsubj", "nsubjpass")):
+            known = t.pos_ == "PROPN" and t.lower_ in ctx.people and t.dep_ in ("nsubj", "nsubjpass")
+            if (a and a[1]) or (not a and t.dep_ in ("nsubj", "nsubjpass") and (t.ent_type_ == "PERSON" or known)):
                 if t.dep_ in ("nsubj", "nsubjpass", "compound") or (a and a[1]):
                     return resolve_source(t if t.dep_ != "compound" else t.head, ctx, {**state, "last_person": None}, lex) \
                         if t.lower_ not in _PRONOUN_PERSON else OUTLET
+        last_speaker = state.get("last_speaker")
+        if head.dep_ == "nsubj" and lem(head.head) in lex.reporting and last_speaker and last_speaker.kind == "person":
+            return last_speaker  # '"...," he added.': the one who was speaking
         last = state.get("last_person")
         return last if last else OUTLET
     if head.lower_ in ("it", "they", "we", "i", "them", "us", "you", "this", "that", "which", "who"):
@@ -754,6 +967,11 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
             org = _org_of(toks, ctx, lex, org_code)
             return Source("person", name, slugify(name), org, org_code)
     hl = lem(head)
+    if hl in ROLE_NOUNS and not head.ent_type_ == "PERSON":
+        held = role_person(head, toks, ctx, lex)
+        if held is not None:
+            name, code = held
+            return Source("person", name, slugify(name), _org_of(toks, ctx, lex, code), code)
     if hl in ("source", "people", "person", "insider", "resident", "witness", "analyst", "expert", "observer",
               "diplomat", "officer") or (hl in ("official", "aide") and any(t.lower_ in ("another", "one", "an", "a", "second", "senior", "anonymous") for t in toks) and not any(ctx.actor_at.get(t.i) for t in toks)):
         return OUTLET
@@ -839,6 +1057,7 @@ class Attribution:
     speaker_token: Token | None = None
     invert: bool = False  # the source denies the state ("denied agreeing to a ceasefire")
     anonymous: bool = False  # an unowned report ("the announcement that a truce was agreed")
+    article_voice: bool = False  # explicitly the article's own description, never another's words
 
 
 def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: Lexicon) -> Attribution:
@@ -876,16 +1095,37 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
             break
     # climb to a reporting verb
     steps = 0
+    came_from: Token | None = None
+    if p.verb is not None and lem(p.verb) in lex.reporting and p.trigger.head.dep_ == "prep" \
+            and p.trigger.head.head.i == p.verb.i:
+        came_from = p.trigger.head  # "representatives said during negotiations that ..."
     while steps < 12:
         steps += 1
+        if came_from is not None and came_from.dep_ in ("prep", "npadvmod") and x.i != start.i:
+            # "representatives said during negotiations that ...": the talks are where X spoke, not
+            # what X said; whoever reports the whole sentence is the source
+            came_from, x = x, x.head
+            if came_from.i == x.i:
+                break
+            continue
         if x.pos_ in VERBAL and lem(x) in lex.reporting and (x.i != start.i or lem(x) in (
                 "announce", "declare", "claim", "deny", "confirm", "tout", "report", "say", "tell", "codify",
                 "dismiss", "refute", "laugh", "slam", "express", "contradict", "warn", "blame", "accuse")):
-            if report_tok is not None and report_tok.i > x.i and report_tok.head.i != x.i and x.i != start.i:
-                pass
             subj = subject_of(x)
+            agent = next((g for c in x.children if c.dep_ == "agent" for g in c.children if g.dep_ == "pobj"), None)
+            if agent is not None and subj is not None and subj.dep_ == "nsubjpass":
+                subj = agent  # "the truce was announced by X"
+            if subj is not None and subj.left_edge.i <= p.trigger.i <= subj.right_edge.i:
+                if _inside_description(p.trigger, subj):
+                    # "said Hassan Tukur, who represented the government at talks": the article's
+                    # description of the speaker, in its own voice
+                    return Attribution(None, article_voice=True)
+                if x.head.i != x.i:
+                    # "the deal announced October 17 followed ..., said X": the deal is no speaker
+                    came_from, x = x, x.head
+                    continue
             if subj is None and x.tag_ == "VBG" and x.dep_ in ("advcl", "xcomp", "conj", "acl") and x.head.i != x.i:
-                x = x.head
+                came_from, x = x, x.head
                 continue
             if subj is None and x.tag_ in ("VBD", "VBZ", "VBP"):
                 subj = _left_subject(x)
@@ -897,8 +1137,28 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
             as_obj = next((c for c in x.children if c.dep_ == "dobj"), None)
             if as_obj is not None and any(c.dep_ == "prep" and c.lower_ == "as" for c in x.children):
                 subj = as_obj
+            if subj is not None and x.dep_ == "ccomp" and x.head.i < subj.i and lem(x.head) in lex.reporting and (
+                    x.i > start.i and x.doc[subj.left_edge.i - 1].text == ","):
+                # "X said the release was under negotiation, the AP reported": a trailing citation
+                # parsed as the speaker of the content; X is the one who said it
+                outer = subject_of(x.head)
+                if outer is not None and resolve_source(outer, ctx, state, lex).kind != "outlet":
+                    came_from, x = x, x.head
+                    continue
             if subj is not None:
                 src = resolve_source(subj, ctx, state, lex)
+                if src.kind == "outlet" and lem(x) == "tell":
+                    # "a senior security source told Reuters": the outlet it cites (SPEC 5a)
+                    told = next((c for c in x.children if c.dep_ in ("dobj", "dative") and c.pos_ == "PROPN"
+                                 and c.i not in ctx.actor_at), None)
+                    if told is not None:
+                        name = _phrase_text([t for t in told.subtree if t.pos_ in ("PROPN", "PUNCT") and t.text != ","])
+                        src = Source("org", name, slugify(name))
+                if src.kind == "outlet" and x.i == start.i and x.head.i != x.i and report_src is None:
+                    # "[X told reporters:] the terrorists have announced a ceasefire": an announcer we
+                    # cannot name; the speaker who reports it is the better source
+                    came_from, x = x, x.head
+                    continue
                 if _is_denial(x, lex) and x.i != start.i:
                     if report_src is None:
                         rn = next((c for c in x.children if c.dep_ == "dobj" and lem(c) in lex.report_nouns), None)
@@ -920,7 +1180,7 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 return Attribution(src, speaker_token=subj)
         if x.head.i == x.i:
             break
-        x = x.head
+        came_from, x = x, x.head
     if report_src is not None:
         return Attribution(report_src)
     if anonymous_report:
@@ -962,6 +1222,16 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 if src.kind != "outlet":
                     return Attribution(src, speaker_token=subj)
     return Attribution(None)
+
+
+def _inside_description(t: Token, subj: Token) -> bool:
+    """Is `t` inside a relative clause, participle or apposition that describes the phrase `subj`?"""
+    nodes = [subj, *(c for c in subj.children if c.dep_ == "appos")]
+    for n in nodes:
+        for c in n.children:
+            if c.dep_ in ("relcl", "acl", "appos") and c.left_edge.i <= t.i <= c.right_edge.i:
+                return True
+    return False
 
 
 _TRAILING_SAY = re.compile(r",\s*((?:the\s+)?[A-Za-z][\w.\-' ]{1,60}?)\s+(?:says?|said|reports?|reported|tells?|told|announces?)\s*[.!]?\s*$", re.I)
