@@ -46,7 +46,8 @@ class Lexicon:
         self.proposal_nouns = {w for w in c.words("triggers", "proposal_nouns") if " " not in w}
         self.weak = c.words("triggers", "weak")
         self.trigger_words = (self.talk_nouns | self.talk_verbs | self.deal_nouns | self.proposal_nouns
-                              | {"fire", "agree", "hostilities", "delegation", "delegations", "demand"})
+                              | {"fire", "agree", "hostilities", "delegation", "delegations", "demand"}
+                              | {ph.split()[-1] for ph in self.deal_phrases})
         self.negative_context = c.words("negative_context")
         self.conflict_words = c.words("conflict_words")
         self.reporting = c.words("reporting_verbs")
@@ -95,6 +96,11 @@ def subject_of(v: Token) -> Token | None:
     for c in v.children:
         if c.dep_ in ("nsubj", "nsubjpass", "csubj"):
             return c
+    for c in v.children:  # "Shekau has [...] ruled out talks", parsed with the subject under "has"
+        if c.dep_ == "aux":
+            for g in c.children:
+                if g.dep_ in ("nsubj", "nsubjpass"):
+                    return g
     for c in v.children:
         if c.dep_ == "agent":
             for g in c.children:
@@ -260,10 +266,12 @@ def person_roles(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> dict[str, list[
         # apposition before the name: "the head of Nigeria's military, Air Chief Marshal Alex Badeh"
         if j - 1 > sent.start and doc[j - 1].text == ",":
             window = []
-            for t in reversed(doc[max(sent.start, j - 10):j - 1]):
-                if t.is_punct and t.text != "'s":
+            for t in reversed(doc[max(sent.start, j - 12):j - 1]):
+                if (t.is_punct and t.text not in ("'s", "’s")) or t.pos_ in ("VERB", "AUX", "SCONJ"):
                     break
                 window.insert(0, t)
+                if t.lower_ in ("the", "a", "an"):
+                    break
             if window and (window[0].lower_ in ("the", "a", "an") or window[0].pos_ == "PROPN"):
                 role, _ = _role_in(window, lex)
                 add(role, start, name, code, window)
@@ -332,7 +340,7 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
         lw, lm = t.lower_, lem(t)
         cls = None
         if t.pos_ in ("NOUN", "PROPN", "ADJ") or (t.pos_ == "VERB" and t.tag_ == "VBG" and t.dep_ in ("pobj", "dobj")):
-            if lm in lex.deal_nouns or lw in lex.deal_nouns or is_cease_fire(t):
+            if lm in lex.deal_nouns or lw in lex.deal_nouns or is_cease_fire(t) or _ends_phrase(t, lex.deal_phrases):
                 cls = "deal"
             elif lm == "hostility" and t.head.lemma_.lower() in ("end", "cessation", "stop"):
                 cls = "deal"
@@ -383,11 +391,27 @@ def _has_actor(tokens, lex: Lexicon) -> bool:
     return any(sp.start in idx for sp in spans)
 
 
+def _ends_phrase(t: Token, phrases: list[str]) -> bool:
+    """Is `t` the last word of one of the multi-word cues ("prisoner exchange", "end to hostilities")?"""
+    doc = t.doc
+    for ph in phrases:
+        words = ph.split()
+        start = t.i - len(words) + 1
+        if start >= 0 and all(doc[start + k].lower_ == w or lem(doc[start + k]) == w for k, w in enumerate(words)):
+            return True
+    return False
+
+
 def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
     """'met with Boko Haram', 'negotiating for the release', 'both sides discussed': talks between
     sides, not a meeting with parents or a speech."""
+    if v.dep_ == "xcomp" and lem(v.head) in lex.proposed_verbs | lex.rejected_verbs | {"ready", "willing"}:
+        subj = subject_of(v.head)  # "the government wants to negotiate", "we refuse to talk"
+        if subj is not None and (_has_actor(list(subj.subtree), lex) or lem(subj) in lex.gaz.generic_state
+                                 or lem(subj) in lex.gaz.generic_nonstate or subj.lower_ in ("we", "they")):
+            return True
     for c in v.children:
-        if c.dep_ == "prep" and c.lower_ in ("with", "to", "between", "for", "on", "about", "over"):
+        if c.dep_ == "prep" and c.lower_ in ("with", "to", "between", "for"):
             sub = list(c.subtree)
             if _has_actor(sub, lex) or any(t.lower_ in _SIDE_WORDS or lem(t) in lex.gaz.generic_nonstate
                                            or lem(t) in lex.gaz.generic_state for t in sub):
@@ -528,17 +552,21 @@ _PATH_NOUN_STATUS = {
 }
 
 
-def _governed_by_no_claim_noun(v: Token) -> bool:
-    """A non-finite verb that only fills out an attempt, a chance or a hope ("attempts at reaching
-    a cease-fire", "efforts in recent years to negotiate peace")."""
+def _no_claim_noun_over(v: Token) -> Token | None:
+    """The attempt, chance or hope that a verb only fills out ("attempts at reaching a cease-fire",
+    "efforts in recent years to negotiate peace", "hope that a deal might be reached")."""
+    if v.dep_ in ("acl", "ccomp") and v.head.pos_ == "NOUN" and lem(v.head) in _NO_CLAIM_NOUNS:
+        return v.head
+    if v.tag_ not in ("VBG", "VB"):
+        return None
     x = v
     for _ in range(3):
         if x.dep_ not in ("pcomp", "acl", "xcomp", "prep", "advcl") or x.head.i == x.i:
-            return False
+            return None
         x = x.head
         if x.pos_ == "NOUN" and lem(x) in _NO_CLAIM_NOUNS:
-            return True
-    return False
+            return x
+    return None
 
 
 def is_background(p: Predicate, scope: str, lex: Lexicon) -> bool:
@@ -574,8 +602,11 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return None
     if p.denial_pred:
         return "denied" if talkish else "no_deal"
-    if v is not None and v.tag_ in ("VBG", "VB") and _governed_by_no_claim_noun(v):
-        return None  # "attempts at reaching a cease-fire", "efforts to negotiate peace"
+    governing = _no_claim_noun_over(v) if v is not None else None
+    if governing is not None:
+        if lem(governing) == "hope" and lem(governing.head) == "dash":
+            return "rejected"  # "he dashed hope that a deal might be reached"
+        return None  # "attempts at reaching a cease-fire", "efforts to negotiate peace", "hope that ..."
     if any(lem(t) in _NO_CLAIM_NOUNS and t.pos_ == "NOUN" for t in p.path):
         if not (v is not None and (lem(v) in lex.proposed_verbs or lem(v) in lex.rejected_verbs or lem(v) in lex.accepted_verbs)):
             return None
@@ -611,6 +642,16 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             if s == "no_deal" and talkish:
                 s = "denied"
             return s
+    # "the government wants to negotiate", "Kyiv refused to talk": a position on the talks
+    if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and v.i == p.trigger.i:
+        hv = lem(v.head)
+        if hv in lex.rejected_verbs and not has_neg(v.head, lex):
+            return "rejected"
+        if hv in lex.proposed_verbs | {"ready", "willing"}:
+            return "rejected" if has_neg(v.head, lex) else "proposed"
+    # "the release was still under negotiation": talks going on, nothing agreed yet
+    if p.trigger.head.lower_ == "under" and talkish and not p.negated:
+        return "ongoing"
     # conditions: "must recognize ... before any peace talks", "no talks until ..."
     h = p.trigger.head
     if h.lower_ in ("before", "until") and any(c.lower_ == "any" for c in p.trigger.children):
@@ -946,7 +987,9 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
     person_tokens = [t for t in toks if is_person_tok(t)]
     appos_nodes = [c for c in head.children if c.dep_ == "appos"]
     appos_tokens = {t.i for c in appos_nodes for t in c.subtree}
-    person_tokens.sort(key=lambda t: (t.i not in appos_tokens, t.i != head.i, t.i))
+    person_tokens = [t for t in person_tokens if t.dep_ != "case"]
+    # the head itself, else a name in apposition ("the head of the military, Alex Badeh"), else the first
+    person_tokens.sort(key=lambda t: (t.i != head.i and not _in_name_of(t, head), t.i not in appos_tokens, t.i))
     head_is_role = head.pos_ == "NOUN" and not is_person_tok(head)
     role_modifier = False
     if person_tokens:
@@ -1006,6 +1049,11 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
                 return Source("person", full, slugify(full))
             return Source("name", name, key)
     return OUTLET
+
+
+def _in_name_of(t: Token, head: Token) -> bool:
+    """Is `t` part of the name whose last token is `head` ("Alex" in "Air Marshal Alex Badeh")?"""
+    return t.dep_ == "compound" and t.head.i == head.i and t.ent_type_ == head.ent_type_ != ""
 
 
 def _generic_side(hl: str, toks: list[Token], ctx: ArticleContext, lex: Lexicon) -> str | None:
@@ -1101,7 +1149,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
         came_from = p.trigger.head  # "representatives said during negotiations that ..."
     while steps < 12:
         steps += 1
-        if came_from is not None and came_from.dep_ in ("prep", "npadvmod") and x.i != start.i:
+        if came_from is not None and came_from.dep_ in ("prep", "npadvmod") and came_from.lower_ != "as" \
+                and x.i != start.i:
             # "representatives said during negotiations that ...": the talks are where X spoke, not
             # what X said; whoever reports the whole sentence is the source
             came_from, x = x, x.head
