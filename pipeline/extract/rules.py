@@ -539,7 +539,8 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
 
 _NO_CLAIM_NOUNS = {"attempt", "effort", "bid", "prospect", "possibility", "chance", "way", "idea", "question",
                    "doubt", "fate", "credibility", "identity", "credential", "validity", "detail", "details",
-                   "campaign", "hope", "expectation", "embarrassment", "trail", "speculation"}
+                   "campaign", "hope", "expectation", "embarrassment", "trail", "speculation",
+                   "mention"}
 
 _PATH_NOUN_STATUS = {
     "feasibility": "rejected", "impossibility": "rejected", "rejection": "rejected", "refusal": "rejected",
@@ -566,7 +567,12 @@ def _no_claim_noun_over(v: Token) -> Token | None:
         x = x.head
         if x.pos_ == "NOUN" and lem(x) in _NO_CLAIM_NOUNS:
             return x
+        if x.pos_ == "VERB" and lem(x) in _PURPOSE_VERBS:
+            return x  # "talks aimed at forging a cease-fire", "trying to reach a deal"
     return None
+
+
+_PURPOSE_VERBS = {"aim", "try", "attempt", "strive", "hope"}
 
 
 def is_background(p: Predicate, scope: str, lex: Lexicon) -> bool:
@@ -634,6 +640,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 continue
             if s == "ongoing" and v is not None and lem(v) in ("retract", "withdraw"):
                 return None
+            if s == "agreed" and t.head.dep_ == "prep" and t.head.lower_ in ("since", "after", "before", "until"):
+                return None  # "attacks since the announcement of the ceasefire": a reference, no claim
             if s == "agreed":
                 if not dealish:
                     s = "ongoing" if lem(t) in ("claim", "report") and talkish else None
@@ -643,7 +651,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 s = "denied"
             return s
     # "the government wants to negotiate", "Kyiv refused to talk": a position on the talks
-    if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and v.i == p.trigger.i:
+    if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and (v.i == p.trigger.i or p.cls == "deal"):
         hv = lem(v.head)
         if hv in lex.rejected_verbs and not has_neg(v.head, lex):
             return "rejected"
@@ -656,7 +664,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     h = p.trigger.head
     if h.lower_ in ("before", "until") and any(c.lower_ == "any" for c in p.trigger.children):
         return "rejected"
-    if p.negated and L & {"card", "table", "agenda"}:
+    on_what = {lem(g) for c in (v.children if v is not None else []) if c.dep_ == "prep" for g in c.children}
+    if p.negated and (L | on_what) & {"card", "cards", "table", "agenda"}:
         return "rejected"
     # negation
     if p.negated:
@@ -975,6 +984,10 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
     if head.lower_ in ("it", "they", "we", "i", "them", "us", "you", "this", "that", "which", "who"):
         if head.lower_ in ("we", "i") and state.get("quote_speaker"):
             return state["quote_speaker"]
+        if head.lower_ in ("it", "they"):
+            before = _antecedent_actor(head, ctx, lex)
+            if before is not None:
+                return before
         return state.get("last_subject_actor") or OUTLET if head.lower_ in ("it", "they") else OUTLET
     toks = np_span(head)
     # a person named in the phrase (as its head or in apposition)
@@ -1049,6 +1062,25 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
                 return Source("person", full, slugify(full))
             return Source("name", name, key)
     return OUTLET
+
+
+def _antecedent_actor(pron: Token, ctx: ArticleContext, lex: Lexicon) -> Source | None:
+    """'it'/'they' as the nearest side named earlier in the sentence ("... the Nigerian government
+    after it said it had secured a ceasefire")."""
+    want_plural = pron.lower_ == "they"
+    for t in reversed(pron.sent[: pron.i - pron.sent.start]):
+        if t.pos_ not in ("NOUN", "PROPN") or t.dep_ in ("compound", "poss", "amod"):
+            continue
+        if want_plural != (t.tag_ in ("NNS", "NNPS")) and t.i not in ctx.actor_at:
+            continue
+        a = ctx.actor_at.get(t.i)
+        if a is not None and not a[1]:
+            return actor_source(a[0], lex)
+        if lem(t) in lex.gaz.generic_state or lem(t) in lex.gaz.generic_nonstate:
+            code = _generic_side(lem(t), list(t.subtree), ctx, lex)
+            if code:
+                return actor_source(code, lex)
+    return None
 
 
 def _in_name_of(t: Token, head: Token) -> bool:
@@ -1149,8 +1181,10 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
         came_from = p.trigger.head  # "representatives said during negotiations that ..."
     while steps < 12:
         steps += 1
-        if came_from is not None and came_from.dep_ in ("prep", "npadvmod") and came_from.lower_ != "as" \
-                and x.i != start.i:
+        if came_from is not None and x.i != start.i and (
+                (came_from.dep_ in ("prep", "npadvmod") and came_from.lower_ != "as")
+                or (came_from.dep_ == "advcl" and any(m.dep_ == "mark" and m.lower_ in _ADJUNCT_MARKS
+                                                      for m in came_from.children))):
             # "representatives said during negotiations that ...": the talks are where X spoke, not
             # what X said; whoever reports the whole sentence is the source
             came_from, x = x, x.head
@@ -1173,6 +1207,9 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                     # "the deal announced October 17 followed ..., said X": the deal is no speaker
                     came_from, x = x, x.head
                     continue
+            if subj is None and x.tag_ == "VBG" and x.dep_ in ("advcl", "xcomp") and x.head.pos_ in VERBAL \
+                    and lem(x.head) not in lex.reporting and subject_of(x.head) is not None:
+                subj = subject_of(x.head)  # "officials have spent weeks touting their cease-fire"
             if subj is None and x.tag_ == "VBG" and x.dep_ in ("advcl", "xcomp", "conj", "acl") and x.head.i != x.i:
                 came_from, x = x, x.head
                 continue
@@ -1203,7 +1240,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                     if told is not None:
                         name = _phrase_text([t for t in told.subtree if t.pos_ in ("PROPN", "PUNCT") and t.text != ","])
                         src = Source("org", name, slugify(name))
-                if src.kind == "outlet" and x.i == start.i and x.head.i != x.i and report_src is None:
+                if src.kind == "outlet" and x.head.i != x.i and report_src is None and (
+                        x.i == start.i or (lem(subj) not in lex.anonymous and subj.pos_ in ("NOUN", "PROPN"))):
                     # "[X told reporters:] the terrorists have announced a ceasefire": an announcer we
                     # cannot name; the speaker who reports it is the better source
                     came_from, x = x, x.head
@@ -1271,6 +1309,9 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 if src.kind != "outlet":
                     return Attribution(src, speaker_token=subj)
     return Attribution(None)
+
+
+_ADJUNCT_MARKS = {"as", "after", "before", "while", "when", "since", "until", "because"}
 
 
 def _inside_description(t: Token, subj: Token) -> bool:
