@@ -210,7 +210,7 @@ class ClaimExtractor:
                     status = DENIAL_OF[status]
                 else:
                     continue
-            if src is None and state.get("in_quote") and state.get("quote_speaker"):
+            if src is None and not att.article_voice and trig.i in state["quoted"] and state.get("quote_speaker"):
                 src = state["quote_speaker"]
             if status in POSITIONS:
                 if src is None or src.kind == "outlet":
@@ -240,8 +240,9 @@ class ClaimExtractor:
                 topic = state.get("last_topic", {}).get(tuple(parties), topic)
                 base["topic"] = topic
             state.setdefault("last_topic", {})[tuple(parties)] = topic
-            claims.append({**base, "source": _src_dict(src), "_own": att.source is None and not att.article_voice})
-            for extra in rules.conj_statuses(p, lex):
+            if not att.anonymous:
+                claims.append({**base, "source": _src_dict(src), "_own": att.source is None and not att.article_voice})
+            for extra in rules.conj_statuses(p, lex) if not att.anonymous else ():
                 claims.append({**base, "status": extra, "source": _src_dict(src), "_own": att.source is None and not att.article_voice})
             if att.counter is not None and status in DENIAL_OF:
                 claims.append({**base, "status": DENIAL_OF[status], "hedged": base["hedged"],
@@ -295,6 +296,8 @@ class ClaimExtractor:
             if subj is None:
                 continue
             src = rules.resolve_source(subj, ctx, state, self.lex)
+            if src.kind == "outlet":
+                src = rules.cited_outlet(t, ctx) or src
             if src.kind != "outlet":
                 return src
         return None

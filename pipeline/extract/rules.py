@@ -364,6 +364,8 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
             continue
         if lm in ("process", "round") and not any(c.lower_ in ("peace", "talks") for c in t.children):
             continue
+        if cls == "talk" and t.tag_ == "NN" and lw == "talk":
+            continue  # "all the truce talk is hilarious": chatter; negotiations are "talks"
         # compounds ("peace talks", "cease-fire agreement") count once, on their head
         if t.dep_ == "compound" and t.head.i not in seen_heads and (
                 lem(t.head) in lex.deal_nouns | lex.talk_nouns):
@@ -606,6 +608,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     trig = lem(p.trigger)
     if p.conditional:
         return None
+    if v is not None and v.dep_ == "ccomp" and lem(v.head) in ("know", "see", "learn", "find", "judge", "determine") \
+            and future_of(v.head):
+        return None  # "we will know the negotiations were successful when ...": not said to be so
     if p.denial_pred:
         return "denied" if talkish else "no_deal"
     governing = _no_claim_noun_over(v) if v is not None else None
@@ -918,7 +923,7 @@ def is_hedged(sent: Span, lex: Lexicon) -> bool:
 
 
 def has_negative_context(sent: Span, lex: Lexicon) -> bool:
-    text = " " + sent.text.lower() + " "
+    text = " " + " ".join(t.lower_ for t in sent) + " "
     return any(f" {w} " in text or f" {w}s " in text for w in lex.negative_context)
 
 
@@ -1177,8 +1182,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
     steps = 0
     came_from: Token | None = None
     if p.verb is not None and lem(p.verb) in lex.reporting and p.trigger.head.dep_ == "prep" \
-            and p.trigger.head.head.i == p.verb.i:
-        came_from = p.trigger.head  # "representatives said during negotiations that ..."
+            and p.trigger.head.head.i == p.verb.i and p.trigger.head.lower_ != "as" and p.verb.head.i != p.verb.i:
+        x = p.verb.head  # "representatives said during negotiations that ...": whoever reports that is the source
     while steps < 12:
         steps += 1
         if came_from is not None and x.i != start.i and (
@@ -1233,13 +1238,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                     continue
             if subj is not None:
                 src = resolve_source(subj, ctx, state, lex)
-                if src.kind == "outlet" and lem(x) == "tell":
-                    # "a senior security source told Reuters": the outlet it cites (SPEC 5a)
-                    told = next((c for c in x.children if c.dep_ in ("dobj", "dative") and c.pos_ == "PROPN"
-                                 and c.i not in ctx.actor_at), None)
-                    if told is not None:
-                        name = _phrase_text([t for t in told.subtree if t.pos_ in ("PROPN", "PUNCT") and t.text != ","])
-                        src = Source("org", name, slugify(name))
+                if src.kind == "outlet":
+                    src = cited_outlet(x, ctx) or src
                 if src.kind == "outlet" and x.head.i != x.i and report_src is None and (
                         x.i == start.i or (lem(subj) not in lex.anonymous and subj.pos_ in ("NOUN", "PROPN"))):
                     # "[X told reporters:] the terrorists have announced a ceasefire": an announcer we
@@ -1253,12 +1253,16 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                             owner = _noun_owner(rn)
                             report_src = resolve_source(owner, ctx, state, lex) if owner is not None else (
                                 _generic_source("government", ctx, lex) if any(
-                                    lem(c) in ("government", "official") for c in rn.children) else OUTLET)
+                                    lem(c) in ("government", "official") for c in rn.children) else None)
+                            if report_src is None:
+                                anonymous_report = True  # "laughing off claims that ...": nobody's
                             report_tok = rn
                     if report_src is not None and report_tok is not None:
                         return Attribution(report_src, counter=src, speaker_token=subj)
                     if anonymous_report:
-                        return Attribution(OUTLET, counter=src, speaker_token=subj)
+                        # "laughing off claims that it had reached a ceasefire": whose claims is not
+                        # said, so only the denial is a claim
+                        return Attribution(None, counter=src, speaker_token=subj, anonymous=True)
                     return Attribution(src, speaker_token=subj, invert=True)
                 if report_src is not None and report_tok is not None and _is_denial(x, lex):
                     return Attribution(report_src, counter=src, speaker_token=subj)
@@ -1309,6 +1313,24 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 if src.kind != "outlet":
                     return Attribution(src, speaker_token=subj)
     return Attribution(None)
+
+
+def cited_outlet(v: Token, ctx: ArticleContext) -> Source | None:
+    """'a senior security source told Reuters', 'the second source quoted by Reuters said': the outlet
+    an anonymous source spoke to (SPEC 5a)."""
+    told = None
+    if lem(v) == "tell":
+        told = next((c for c in v.children if c.dep_ in ("dobj", "dative") and c.pos_ == "PROPN"
+                     and c.i not in ctx.actor_at), None)
+    subj = subject_of(v)
+    if told is None and subj is not None:
+        told = next((g for c in subj.children if c.dep_ == "acl" and lem(c) in ("quote", "cite")
+                     for a in c.children if a.dep_ == "agent" for g in a.children
+                     if g.dep_ == "pobj" and g.pos_ == "PROPN" and g.i not in ctx.actor_at), None)
+    if told is None:
+        return None
+    name = _phrase_text([t for t in told.subtree if t.pos_ in ("PROPN", "PUNCT") and t.text != ","])
+    return Source("org", name, slugify(name)) if name else None
 
 
 _ADJUNCT_MARKS = {"as", "after", "before", "while", "when", "since", "until", "because"}
