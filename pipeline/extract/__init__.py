@@ -6,6 +6,7 @@ import importlib.util
 import logging
 import os
 import re
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import spacy
@@ -14,7 +15,7 @@ from spacy.language import Language
 from pipeline.extract import components  # noqa: F401  (registers the factories)
 from pipeline.extract.resources import load_cues, load_gazetteer
 from pipeline.extract.textprep import prepare
-from pipeline.extract.timex import resolve_event_time
+from pipeline.extract.timex import mentions_time, resolve_event_time
 from pipeline.models import Article, Claim, slugify
 
 logger = logging.getLogger(__name__)
@@ -106,7 +107,14 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             name, key, org = src["name"], src["key"], src.get("org")
         if text is not None and c.get("end_char"):
             c = {**c, "evidence": text[c["start_char"]:c["end_char"]].strip()}
-        event_time = resolve_event_time(c.get("time_text") or c["evidence"], published)
+        scope = c.get("time_text") or c["evidence"]
+        event_time = resolve_event_time(scope, published)
+        if event_time is None and c.get("context_time_text") and not mentions_time(scope):
+            inherited = resolve_event_time(c["context_time_text"], published)
+            # only a whole earlier year: months and days in a nearby sentence are too often about
+            # something else ("the girls kidnapped in April")
+            event_time = inherited if inherited and len(inherited) == 4 and published and \
+                int(inherited) < published.year else None
         k = (tuple(c["parties"]), c["status"], c["topic"], key, event_time)
         if k in seen:
             continue
@@ -118,7 +126,31 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             event_time=event_time,
             extra={"trigger": c.get("trigger"), "start_char": c["start_char"], "extractor": EXTRACTOR_VERSION},
         ))
-    return out
+    return _one_deal_one_name(out)
+
+
+_CEASEFIRES = {"ceasefire", "partial_ceasefire"}
+_BARE_DEALS = {"deal", "deals", "agreement", "agreements", "accord", "pact"}
+
+
+def _one_deal_one_name(claims: list[Claim]) -> list[Claim]:
+    """SPEC 4: a deal that is both a ceasefire and a hostage release is `ceasefire` (one source, one
+    status, one period in the article); and one source keeps one name across the article ("Pakistan Taliban" in the
+    title, "Tehreek-e-Taliban Pakistan" in the body)."""
+    specific = Counter(c.topic for c in claims if c.topic in _CEASEFIRES)
+    if specific:
+        # "the deal" in a story about a ceasefire is that ceasefire, not a settlement in general
+        story = specific.most_common(1)[0][0]
+        for c in claims:
+            if c.topic == "peace_deal" and (c.extra.get("trigger") or "").lower() in _BARE_DEALS:
+                c.topic = story
+    cease = {(tuple(c.parties), c.status, c.source_key, c.event_time) for c in claims if c.topic in _CEASEFIRES}
+    kept = [c for c in claims if not (
+        c.topic == "hostages" and (tuple(c.parties), c.status, c.source_key, c.event_time) in cease)]
+    names: dict[str, str] = {}
+    for c in kept:
+        c.source = names.setdefault(c.source_key, c.source)
+    return kept
 
 
 def extract_articles(

@@ -10,6 +10,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from pipeline.extract import rules
+from pipeline.extract.timex import mentions_time
 from pipeline.extract.resources import load_cues, load_gazetteer
 
 logger = logging.getLogger(__name__)
@@ -112,7 +113,10 @@ class ClaimExtractor:
         quote_flags, state["quoted"] = self._quotes(doc, sents)
         forward = self._forward_speakers(sents, quote_flags, ctx, state)
         for n, sent in enumerate(sents):
-            if sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text):
+            new_paragraph = sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text)
+            frame = state.get("time_frame")
+            state["prev_text"] = frame[1] if frame and n - frame[0] <= 3 else None
+            if new_paragraph:
                 state["quote_speaker"] = None
             state["in_quote"] = quote_flags[n]
             if forward.get(n) is not None:
@@ -120,6 +124,8 @@ class ClaimExtractor:
             if rules.sentence_has_trigger(sent, lex) and not rules.has_negative_context(sent, lex):
                 out.extend(self._sentence_claims(sent, ctx, state))
             self._update_state(sent, ctx, state)
+            if mentions_time(sent.text):
+                state["time_frame"] = (n, sent.text)
         doc._.claims = out
         return doc
 
@@ -231,11 +237,14 @@ class ClaimExtractor:
                 "hedged": rules.is_hedged(sent, lex),
                 "evidence": sent.text.strip(),
                 "time_text": scope,
+                # a past event told without a date takes the period of the last dated sentence, up to
+                # three sentences back ("... a commission in 2013. [...] But nothing materialised from the talks.")
+                "context_time_text": state.get("prev_text") if p.past else None,
                 "start_char": sent.start_char,
                 "end_char": sent.end_char,
                 "trigger": trig.text,
             }
-            if topic == "peace_deal" and any(c.dep_ == "det" and c.lower_ in ("these", "those", "such", "the")
+            if topic == "peace_deal" and any(c.dep_ == "det" and c.lower_ in ("these", "those", "such", "the", "no", "any")
                                              for c in trig.children):
                 topic = state.get("last_topic", {}).get(tuple(parties), topic)
                 base["topic"] = topic

@@ -374,7 +374,7 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
             continue
         if cls == "talk" and t.pos_ == "VERB" and not _talk_verb_has_sides(t, lex):
             continue
-        if (lw in lex.weak or lm in lex.weak) and not _sentence_has_sides(sent, lex):
+        if (lw in lex.weak or lm in lex.weak) and not _sentence_has_sides(sent, lex) and not _strong_cue_in(sent, lex):
             continue
         seen_heads.add(t.i)
         out.append((t, cls))
@@ -444,6 +444,12 @@ def _core_has_sides(v: Token, lex: Lexicon) -> bool:
                      and not (c.dep_ == "prep" and c.lower_ in ("after", "before", "following", "since")))
     return _has_actor(core, lex) or any(t.lower_ in _SIDE_WORDS or lem(t) in lex.gaz.generic_nonstate
                                         or lem(t) in lex.gaz.generic_state for t in core)
+
+
+def _strong_cue_in(sent: Span, lex: Lexicon) -> bool:
+    """A sentence that already speaks of negotiations or a truce: its "deal" is that deal."""
+    strong = (lex.talk_nouns | lex.deal_nouns) - lex.weak - {"talk"}
+    return any(lem(t) in strong or t.lower_ in strong for t in sent if t.pos_ in ("NOUN", "PROPN"))
 
 
 def _sentence_has_sides(sent: Span, lex: Lexicon) -> bool:
@@ -607,6 +613,10 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     dealish = p.cls in ("deal", "agree")
     trig = lem(p.trigger)
     if p.conditional:
+        if talkish and p.trigger.dep_ == "nsubj" and v is not None and p.trigger.head.i == v.i and not (
+                {lem(v)} & (lex.planned_verbs | lex.ongoing_verbs | lex.held_verbs | lex.stalled_verbs
+                            | lex.collapsed_verbs | lex.agreed_verbs)):
+            return "ongoing"  # "doubts whether talks between X and Y will secure the release": talks exist
         return None
     if v is not None and v.dep_ == "ccomp" and lem(v.head) in ("know", "see", "learn", "find", "judge", "determine") \
             and future_of(v.head):
@@ -662,6 +672,10 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return "rejected"
         if hv in lex.proposed_verbs | {"ready", "willing"}:
             return "rejected" if has_neg(v.head, lex) else "proposed"
+    # "nothing materialised from the negotiations": no deal came of them
+    if v is not None and lem(v) in ("materialise", "materialize", "emerge", "come", "result") and any(
+            c.dep_ == "nsubj" and c.lower_ == "nothing" for c in v.children):
+        return "no_deal"
     # "the release was still under negotiation": talks going on, nothing agreed yet
     if p.trigger.head.lower_ == "under" and talkish and not p.negated:
         return "ongoing"
@@ -1369,6 +1383,8 @@ def conj_statuses(p: Predicate, lex: Lexicon) -> list[str]:
     out = []
     if p.verb is None:
         return out
+    if p.trigger.head.lower_ == "under" and any(c.lower_ in ("still", "yet") for c in p.verb.children):
+        out.append("no_deal")  # "the release was still under negotiation": nothing agreed yet
     for c in p.verb.children:
         if c.dep_ != "conj" or c.pos_ != "VERB":
             continue

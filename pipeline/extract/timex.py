@@ -33,6 +33,15 @@ _PATTERNS = [
 ]
 
 
+_DAYS_RE = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|today|yesterday|tomorrow|"
+                      r"this (?:week|month|year)|last (?:week|night)|next week)\b", re.I)
+
+
+def mentions_time(text: str) -> bool:
+    """Does the text carry any time expression (even one that resolves to "around publication")?"""
+    return bool(text) and (any(rx.search(text) for _kind, rx in _PATTERNS) or bool(_DAYS_RE.search(text)))
+
+
 def _month(s: str) -> int:
     return _MONTHS[s.lower().rstrip(".")]
 
