@@ -10,8 +10,8 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from pipeline.extract import rules
-from pipeline.extract.timex import mentions_time
 from pipeline.extract.resources import load_cues, load_gazetteer
+from pipeline.extract.timex import mentions_time
 
 logger = logging.getLogger(__name__)
 
