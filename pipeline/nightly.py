@@ -61,7 +61,9 @@ def _noop(_msg: str) -> None:
 
 def _pause_for_tests(point: str) -> None:
     """Fault-injection hook: with TALKWATCH_TEST_PAUSE_AT=<point>, wait here until the file
-    TALKWATCH_TEST_PAUSE_FILE disappears (tests kill the process meanwhile). Inert otherwise."""
+    TALKWATCH_TEST_PAUSE_FILE disappears (tests kill the process meanwhile). Inert otherwise.
+    Points: `load_claims` (claims extracted, their load not begun) and `load_claims_commit` (the
+    load's transaction written, not committed)."""
     if os.environ.get("TALKWATCH_TEST_PAUSE_AT") != point:
         return
     flag = Path(os.environ.get("TALKWATCH_TEST_PAUSE_FILE", "/nonexistent"))
@@ -175,7 +177,8 @@ def extract_pending(
                     wh.mark_extract_failed(conn, int(a.id), f"{type(exc).__name__}: {exc}")
                     failed += 1
         _pause_for_tests("load_claims")
-        claims += wh.store_claims(conn, results, extractor_version=EXTRACTOR_VERSION, run_id=run_id)
+        claims += wh.store_claims(conn, results, extractor_version=EXTRACTOR_VERSION, run_id=run_id,
+                                  before_commit=lambda: _pause_for_tests("load_claims_commit"))
         done += len(results)
         progress(f"extracted {done} articles, {claims} claims")
     return {"articles_extracted": done, "articles_failed": failed, "claims": claims}
@@ -242,6 +245,26 @@ def feeds_health(conn, specs: Iterable) -> list[dict]:
 # --------------------------------------------------------------------------- the whole night
 
 
+def _record_failed_run(conn, dsn: str, summary: NightSummary, error: str) -> None:
+    """Mark the run failed with its error: on its own connection, or on a new one when that was lost
+    (a terminated backend, a restarted server). If the warehouse is unreachable, the next run
+    records this one as abandoned."""
+    for attempt in ("same", "new"):
+        target = conn
+        try:
+            if attempt == "new":
+                target = wh.connect(dsn)
+            try:
+                wh.finish_run(target, summary.run_id, status="failed", summary=summary.as_dict(), error=error)
+            finally:
+                if target is not conn:
+                    target.close()
+            return
+        except Exception as exc:  # noqa: BLE001 - the warehouse itself may be gone
+            logger.debug("recording the failed run on the %s connection failed: %s", attempt, exc)
+    logger.warning("could not record the failed run %s; the next run will", summary.run_id)
+
+
 def run_night(
     settings: Settings | None = None,
     feeds_file: str | Path | None = None,
@@ -261,7 +284,7 @@ def run_night(
         raise StepError("load_feeds", exc) from exc
     try:
         progress("connecting to the warehouse")
-        _dsn, conn = wh.connect_migrated(settings)
+        dsn, conn = wh.connect_migrated(settings)
     except Exception as exc:
         raise StepError("connect_warehouse", exc) from exc
     try:
@@ -271,6 +294,10 @@ def run_night(
                     "another talkwatch run is in progress on this warehouse (run lock held); "
                     "try again when it has finished"
                 )
+            if kind == "cli":
+                # every CLI run holds the run lock: one still 'running' was killed or lost its connection
+                for run_id in wh.close_abandoned_runs(conn, kind=kind):
+                    logger.warning("run %s had ended without finishing; recorded as failed", run_id)
             summary.run_id = wh.start_run(conn, kind=kind, logical_date=logical_date)
             step = "fetch_feeds"
             try:
@@ -302,11 +329,7 @@ def run_night(
                     summary.alert_error = "smtp not configured (set TALKWATCH_SMTP_HOST and TALKWATCH_ALERT_TO)"
             except Exception as exc:
                 wh.rollback_quietly(conn)
-                try:
-                    wh.finish_run(conn, summary.run_id, status="failed", summary=summary.as_dict(),
-                                  error=f"{step}: {exc}")
-                except Exception:  # noqa: BLE001 - the warehouse itself may be gone
-                    logger.warning("could not record the failed run %s", summary.run_id)
+                _record_failed_run(conn, dsn, summary, f"{step}: {type(exc).__name__}: {str(exc).strip()}")
                 raise StepError(step, exc) from exc
             wh.finish_run(conn, summary.run_id, status="success", summary=summary.as_dict())
     finally:

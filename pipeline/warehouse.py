@@ -6,7 +6,7 @@ import hashlib
 import json
 import logging
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -198,6 +198,24 @@ def finish_run(conn, run_id: int, *, status: str, summary: dict | None = None, e
             """,
             (status, json.dumps(summary or {}, default=str), error, run_id),
         )
+
+
+def close_abandoned_runs(conn, *, kind: str) -> list[int]:
+    """Record runs of KIND still marked 'running' as failed (call it holding the run lock, which every
+    run of that kind takes: such a run was killed or lost the warehouse before it could finish)."""
+    with transaction(conn) as cur:
+        cur.execute(
+            """
+            update talkwatch.runs
+               set status = 'failed', finished_at = now(),
+                   error = 'abandoned: the run ended without recording an outcome (process killed, '
+                           || 'or the warehouse connection lost); found at the start of a later run'
+             where kind = %s and status = 'running'
+            returning run_id
+            """,
+            (kind,),
+        )
+        return sorted(r[0] for r in cur.fetchall())
 
 
 @contextmanager
@@ -418,11 +436,13 @@ def store_claims(
     *,
     extractor_version: str,
     run_id: int | None = None,
+    before_commit: Callable[[], None] | None = None,
 ) -> int:
     """Store the claims of extracted articles and mark the articles done, in one transaction.
 
     Idempotent: claims are unique per (article, content key), and only pending articles change.
-    Returns the number of claims inserted.
+    Returns the number of claims inserted. `before_commit` runs inside the open transaction, after
+    the writes (the fault-injection tests kill the process there).
     """
     inserted = 0
     rows = []
@@ -473,6 +493,8 @@ def store_claims(
                 """,
                 (extractor_version, done_ids),
             )
+        if before_commit is not None:
+            before_commit()
     return inserted
 
 
