@@ -9,7 +9,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Container
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -234,10 +234,27 @@ def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fullte
     return records
 
 
+def _without_nul(entry: FeedEntry) -> tuple[FeedEntry, int]:
+    """The entry with NUL characters removed from its text fields (PostgreSQL text cannot hold
+    them; a loose feed parse or a `&#0;` reference lets them through), and how many there were."""
+    fields = {name: getattr(entry, name) for name in ("guid", "link", "title", "summary", "content")}
+    removed = sum(value.count("\x00") for value in fields.values() if value)
+    if not removed:
+        return entry, 0
+    clean = {name: value.replace("\x00", "") if value else value for name, value in fields.items()}
+    return replace(entry, **clean), removed
+
+
+def _entry_label(entry: FeedEntry) -> str:
+    label = entry.guid or entry.link or entry.title or "(untitled)"
+    return repr(label if len(label) <= 200 else label[:199] + "…")
+
+
 def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, fulltext: bool,
                session: requests.Session | None, throttle: http.HostThrottle,
                known_urls: Container[str] | None, seen: set[str]) -> ArticleRecord | None:
     spec = result.spec
+    entry, nul_removed = _without_nul(entry)
     url = entry.link or synthetic_url(spec.url, entry)
     canonical = canonical_url(url)
     if canonical in seen:
@@ -267,6 +284,12 @@ def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, f
                 return None
     elif entry.link and not fulltext:
         error = "full-text fetching is off"
+    if "\x00" in text:  # page text
+        nul_removed += text.count("\x00")
+        text = text.replace("\x00", "")
+    if nul_removed:
+        result.warnings.append(f"entry {_entry_label(entry)}: {nul_removed} NUL character(s) removed "
+                               "(PostgreSQL text cannot store them)")
     seen.add(canonical)
     seen.add(canonical_url(url))
     sample = f"{title}\n{text}".strip()

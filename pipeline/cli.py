@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import re
 import sys
 from pathlib import Path
 
@@ -94,7 +95,7 @@ def cmd_run(args, settings: Settings) -> int:
           (f"  [{summary.alert_error}]" if summary.alert_error else ""))
     for f in summary.failing_feeds:
         print(f"  ! feed failing {f['consecutive_failures']} nights in a row: {f['outlet']} <{f['url']}>: "
-              f"{f['last_error']}")
+              f"{_shown(f['last_error'])}")
     if summary.contradictions_new:
         from pipeline import contradictions
         from pipeline import warehouse as wh
@@ -109,8 +110,19 @@ def cmd_run(args, settings: Settings) -> int:
     return 0
 
 
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(value: object) -> str:
+    """Feed text for the terminal on one line: line breaks and tabs as spaces, other control characters
+    (ANSI escapes, BEL, NUL…) written as \\xNN, never sent to the terminal."""
+    text = re.sub(r"[\t\n\r]+", " ", "" if value is None else str(value))
+    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def _claim_line(c: dict) -> str:
-    return f"{c['source']} ({c.get('reported_by') or '?'}, {str(c.get('published_at') or '')[:10]}): {c['status']}"
+    return _shown(f"{c['source']} ({c.get('reported_by') or '?'}, {str(c.get('published_at') or '')[:10]}): "
+                  f"{c['status']}")
 
 
 def _print_table(rows: list[dict]) -> None:
@@ -121,9 +133,9 @@ def _print_table(rows: list[dict]) -> None:
         parties = "–".join(r["parties"])
         print(f"#{r['contradiction_id']} {parties} [{r['topic_family']}] {r['rule']}  detected {str(r['detected_at'])[:19]}")
         print(f"   A: {_claim_line(r['a'])}  (+{len(r['evidence_a']) - 1} more)")
-        print(f"      “{r['a']['evidence']}”")
+        print(f"      “{_shown(r['a']['evidence'])}”")
         print(f"   B: {_claim_line(r['b'])}  (+{len(r['evidence_b']) - 1} more)")
-        print(f"      “{r['b']['evidence']}”")
+        print(f"      “{_shown(r['b']['evidence'])}”")
 
 
 def cmd_extract(args, settings: Settings) -> int:
@@ -201,7 +213,7 @@ def cmd_feeds(args, settings: Settings) -> int:
         print(f"{r['outlet'][:24]:24} {str(r['last_status'] or 'never'):12} {r['consecutive_failures']:>5} "
               f"{r['articles']:>8}  {str(r['last_success_at'] or '-')[:19]:20} {r['url']}")
         if r["last_error"]:
-            print(f"{'':70}  ↳ {r['last_error']}")
+            print(f"{'':70}  ↳ {_shown(r['last_error'])}")
     return 0
 
 

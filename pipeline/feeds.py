@@ -239,9 +239,16 @@ def _charset_fallback(data: bytes, headers: dict[str, str]) -> tuple[bytes, dict
 
     feedparser (without chardet) falls back to windows-1252, which turns undeclared Cyrillic
     (windows-1251, KOI8-R) into mojibake. Declared charsets (HTTP header, BOM, XML declaration)
-    and valid UTF-8 are left to feedparser.
+    and valid UTF-8 are left to feedparser; UTF-8 with a few invalid bytes is repaired first.
     """
     content_type = headers.get("content-type", "")
+    repaired = _repair_utf8(data, content_type)
+    if repaired is not None:
+        text, bad = repaired
+        new_headers = dict(headers)
+        mime = content_type.split(";")[0].strip() or "application/xml"
+        new_headers["content-type"] = f"{mime}; charset=utf-8"
+        return text, new_headers, f"invalid UTF-8: {bad} run(s) of undecodable bytes replaced with U+FFFD"
     if "charset=" in content_type.lower() or data[:4].find(b"\x00") >= 0:
         return data, headers, None
     if data.startswith((b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff")) or _XML_DECL_ENCODING.match(data[:512]):
@@ -268,6 +275,44 @@ def _charset_fallback(data: bytes, headers: dict[str, str]) -> tuple[bytes, dict
     mime = content_type.split(";")[0].strip() or "application/xml"
     new_headers["content-type"] = f"{mime}; charset=utf-8"
     return text.encode("utf-8"), new_headers, f"no charset declared; decoded as {encoding} (detected)"
+
+
+_XML_DECL_CHARSET = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']([A-Za-z0-9._-]+)", re.IGNORECASE)
+_REPLACEMENT_RUN = re.compile("\ufffd+")
+_HEADER_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._-]+)", re.IGNORECASE)
+
+
+def _repair_utf8(data: bytes, content_type: str) -> tuple[bytes, int] | None:
+    """A feed declared UTF-8 (HTTP charset, BOM or XML declaration) with a few invalid byte sequences:
+    the feed with those replaced by U+FFFD, and how many runs of them there were; else None.
+
+    feedparser would otherwise re-decode the whole feed as windows-1252 and garble every non-ASCII
+    character of every entry. A feed with no valid multi-byte sequence at all (or more invalid ones
+    than valid) is a single-byte charset mislabelled as UTF-8, and is left to the usual fallbacks.
+    """
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or data[:4].find(b"\x00") >= 0:
+        return None
+    match = _HEADER_CHARSET.search(content_type)
+    declared = match.group(1) if match else None
+    if declared is None:
+        if data.startswith(b"\xef\xbb\xbf"):
+            declared = "utf-8"
+        else:
+            xml_match = _XML_DECL_CHARSET.match(data[:512])
+            declared = xml_match.group(1).decode("ascii") if xml_match else None
+    if declared is None or declared.lower().replace("_", "-") not in ("utf-8", "utf8"):
+        return None  # undeclared bytes are left to charset detection (EUC-JP can look like UTF-8)
+    try:
+        data.decode("utf-8")
+        return None
+    except UnicodeDecodeError:
+        pass
+    text = data.decode("utf-8", "replace")
+    bad = len(_REPLACEMENT_RUN.findall(text)) - len(_REPLACEMENT_RUN.findall(data.decode("utf-8", "ignore")))
+    good = sum(1 for ch in text if ch > "\x7f" and ch != "\ufffd")
+    if bad <= 0 or good == 0 or bad > good:
+        return None
+    return text.encode("utf-8"), bad
 
 
 def _looks_like_html(data: bytes, content_type: str) -> bool:

@@ -41,6 +41,7 @@ class NightSummary:
     feeds_failed: int = 0
     entries_seen: int = 0
     articles_new: int = 0
+    articles_rejected: int = 0
     articles_extracted: int = 0
     articles_failed: int = 0
     claims: int = 0
@@ -156,10 +157,18 @@ def extract_pending(
         if nlp is None:
             progress(f"loading the spaCy pipeline for {len(pending)}+ articles")
             nlp = load_pipeline(settings.spacy_model)
+        # a text over the pipeline's max_length would fail its whole batch (and cost a retry of each)
+        too_long = {p.article_id: p for p in pending
+                    if len(p.title or "") + len(p.body or "") + 2 > nlp.max_length}
+        for p in too_long.values():
+            n = len(p.title or "") + len(p.body or "")
+            wh.mark_extract_failed(conn, p.article_id, f"text too long to extract: {n} characters (title and "
+                                   f"body), over the spaCy pipeline's max_length of {nlp.max_length}")
+            failed += 1
         articles = [
             Article(id=str(p.article_id), outlet=p.outlet, url=p.url, published=p.published_at,
                     title=p.title, text=p.body)
-            for p in pending
+            for p in pending if p.article_id not in too_long
         ]
         try:
             results = [
@@ -307,6 +316,7 @@ def run_night(
                 summary.feeds_failed = sum(r["status"] == "error" for r in rows)
                 summary.entries_seen = sum(r["entries_seen"] for r in rows)
                 summary.articles_new = sum(r["articles_new"] for r in rows)
+                summary.articles_rejected = sum(r.get("articles_rejected", 0) for r in rows)
                 step = "extract_claims"
                 progress("extracting claims")
                 ex = extract_pending(conn, settings, run_id=summary.run_id, nlp=nlp, progress=progress)

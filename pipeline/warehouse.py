@@ -196,7 +196,7 @@ def finish_run(conn, run_id: int, *, status: str, summary: dict | None = None, e
                set finished_at = now(), status = %s, summary = %s, error = %s
              where run_id = %s
             """,
-            (status, json.dumps(summary or {}, default=str), error, run_id),
+            (status, json.dumps(_json_text(summary or {}), default=str), _pg_text(error), run_id),
         )
 
 
@@ -292,18 +292,31 @@ def store_fetch(
     """
     articles = list(articles)
     new = 0
+    rejected: list[str] = []
     with transaction(conn) as cur:
         for art in articles:
-            article_id, created = _upsert_article(cur, art, run_id)
+            # one article the database refuses (a value it cannot store) is rejected with its
+            # reason in the fetch's warnings; it must not lose the feed's other articles
+            cur.execute("savepoint store_article")
+            try:
+                article_id, created = _upsert_article(cur, art, run_id)
+                cur.execute(
+                    """
+                    insert into talkwatch.article_sightings (article_id, feed_id, guid, run_id)
+                    values (%s, %s, %s, %s)
+                    on conflict (article_id, feed_id) do nothing
+                    """,
+                    (article_id, feed_id, art.guid, run_id),
+                )
+            except (ValueError, psycopg2.DataError, psycopg2.IntegrityError) as exc:
+                cur.execute("rollback to savepoint store_article")
+                reason = f"article {_pg_text(art.canonical_url)[:300]!r} rejected: {type(exc).__name__}: " \
+                         f"{_pg_text(str(exc)).strip()[:300]}"
+                logger.warning("%s", reason)
+                rejected.append(reason)
+                continue
+            cur.execute("release savepoint store_article")
             new += int(created)
-            cur.execute(
-                """
-                insert into talkwatch.article_sightings (article_id, feed_id, guid, run_id)
-                values (%s, %s, %s, %s)
-                on conflict (article_id, feed_id) do nothing
-                """,
-                (article_id, feed_id, art.guid, run_id),
-            )
         ok = result.status in ("ok", "not_modified")
         cur.execute(
             """
@@ -313,8 +326,9 @@ def store_fetch(
             values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)
             """,
             (
-                feed_id, run_id, result.status, result.http_status, result.final_url, result.bytes,
-                result.duration_ms, len(result.entries), new, result.error, list(result.warnings or []),
+                feed_id, run_id, result.status, result.http_status, _pg_text(result.final_url), result.bytes,
+                result.duration_ms, len(result.entries), new, _pg_text(result.error),
+                [_pg_text(w) for w in [*(result.warnings or []), *rejected]],
             ),
         )
         cur.execute(
@@ -331,12 +345,30 @@ def store_fetch(
              where feed_id = %(feed_id)s
             """,
             {
-                "status": result.status, "error": result.error, "ok": ok, "etag": result.etag,
-                "lm": result.last_modified, "perm": bool(result.permanent_redirect),
-                "final": result.final_url, "feed_id": feed_id,
+                "status": result.status, "error": _pg_text(result.error), "ok": ok,
+                "etag": _pg_text(result.etag), "lm": _pg_text(result.last_modified),
+                "perm": bool(result.permanent_redirect), "final": _pg_text(result.final_url),
+                "feed_id": feed_id,
             },
         )
-    return {"entries_seen": len(result.entries), "articles_new": new}
+    return {"entries_seen": len(result.entries), "articles_new": new, "articles_rejected": len(rejected)}
+
+
+def _json_text(value):
+    """VALUE with NUL characters removed from every string (jsonb refuses \\u0000 too)."""
+    if isinstance(value, str):
+        return _pg_text(value)
+    if isinstance(value, dict):
+        return {_json_text(k): _json_text(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_text(v) for v in value]
+    return value
+
+
+def _pg_text(value: str | None) -> str | None:
+    """A server-sent string as PostgreSQL text can hold it: without NUL characters (a hostile
+    ETag or error text must not fail the fetch's record)."""
+    return value.replace("\x00", "") if value and "\x00" in value else value
 
 
 # Below this many characters of text, equal content is no evidence of the same story ("Live updates").
