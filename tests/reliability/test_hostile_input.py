@@ -386,3 +386,16 @@ def test_an_article_the_database_refuses_is_rejected_alone_with_its_reason(wareh
     assert status == "ok"
     assert len(warnings) == 1 and warnings[0].startswith(
         "article 'https://hostile.example/refused/1' rejected: UnicodeEncodeError: "), warnings
+
+
+def test_cli_never_writes_feed_control_characters_to_the_terminal(capsys):
+    from pipeline import cli
+
+    side = {"source": f"Evil{CONTROLS}Source", "reported_by": "Hostile\x1b]0;owned\x07 Outlet",
+            "published_at": "2024-08-17", "status": "planned", "evidence": f"line one\r\nline two {CONTROLS}"}
+    cli._print_table([{"contradiction_id": 1, "parties": ["RUS", "UKR"], "topic_family": "ceasefire",
+                       "rule": "denied_vs_planned", "detected_at": "2024-08-18", "a": side, "b": side,
+                       "evidence_a": [side], "evidence_b": [side]}])
+    out = capsys.readouterr().out
+    assert not any(ch in out for ch in "\x00\x01\x02\x07\x08\x1b\x7f\r"), repr(out)
+    assert "Evil\\x01\\x02\\x07\\x08\\x1b[31m\\x7fSource" in out and "line one line two" in out
