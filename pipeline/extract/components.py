@@ -36,6 +36,11 @@ class ParagraphSplitter:
                 nxt = doc[i + 1]
                 if not nxt.is_space:
                     nxt.is_sent_start = True
+                    # the parser tends to cut a paragraph's first word off on its own ("Israel" |
+                    # "and Hamas have agreed ..."); a word is not a sentence
+                    if i + 2 < len(doc) and not (doc[i + 2].is_punct or doc[i + 2].is_space
+                                                 or "\n" in nxt.whitespace_):
+                        doc[i + 2].is_sent_start = False
         return doc
 
 

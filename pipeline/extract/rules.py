@@ -937,7 +937,9 @@ def is_hedged(sent: Span, lex: Lexicon) -> bool:
 
 
 def has_negative_context(sent: Span, lex: Lexicon) -> bool:
-    text = " " + " ".join(t.lower_ for t in sent) + " "
+    # names are not context: the "Union" of "African Union" is no trade union
+    text = " " + " ".join("_" if (t.ent_type_ in ("ORG", "GPE", "NORP", "LOC", "FAC") or t.pos_ == "PROPN")
+                          else t.lower_ for t in sent) + " "
     return any(f" {w} " in text or f" {w}s " in text for w in lex.negative_context)
 
 
@@ -1047,6 +1049,19 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
         if held is not None:
             name, code = held
             return Source("person", name, slugify(name), _org_of(toks, ctx, lex, code), code)
+        # "a spokesman for the group", "an envoy of the Ethiopian government": the side they speak for
+        for c in head.children:
+            if c.dep_ == "prep" and c.lower_ in ("for", "of"):
+                obj = next((g for g in c.children if g.dep_ == "pobj"), None)
+                if obj is None:
+                    continue
+                a = ctx.actor_at.get(obj.i) or next((ctx.actor_at[t.i] for t in obj.subtree if t.i in ctx.actor_at), None)
+                if a is not None and not a[1]:
+                    return actor_source(a[0], lex)
+                if lem(obj) in lex.gaz.generic_state or lem(obj) in lex.gaz.generic_nonstate:
+                    side = _generic_side(lem(obj), list(obj.subtree), ctx, lex)
+                    if side:
+                        return actor_source(side, lex)
     if hl in ("source", "people", "person", "insider", "resident", "witness", "analyst", "expert", "observer",
               "diplomat", "officer") or (hl in ("official", "aide") and any(t.lower_ in ("another", "one", "an", "a", "second", "senior", "anonymous") for t in toks) and not any(ctx.actor_at.get(t.i) for t in toks)):
         return OUTLET
@@ -1195,6 +1210,7 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
     # climb to a reporting verb
     steps = 0
     came_from: Token | None = None
+    said_by_gerund = False
     if p.verb is not None and lem(p.verb) in lex.reporting and p.trigger.head.dep_ == "prep" \
             and p.trigger.head.head.i == p.verb.i and p.trigger.head.lower_ != "as" and p.verb.head.i != p.verb.i:
         x = p.verb.head  # "representatives said during negotiations that ...": whoever reports that is the source
@@ -1230,6 +1246,9 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                     and lem(x.head) not in lex.reporting and subject_of(x.head) is not None:
                 subj = subject_of(x.head)  # "officials have spent weeks touting their cease-fire"
             if subj is None and x.tag_ == "VBG" and x.dep_ in ("advcl", "xcomp", "conj", "acl") and x.head.i != x.i:
+                # "denied the reports, saying negotiations were continuing": what follows "saying" is
+                # the speaker's own statement, not part of what is denied
+                said_by_gerund = said_by_gerund or (lem(x) in lex.reporting and not _is_denial(x, lex))
                 came_from, x = x, x.head
                 continue
             if subj is None and x.tag_ in ("VBD", "VBZ", "VBP"):
@@ -1260,7 +1279,9 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                     # cannot name; the speaker who reports it is the better source
                     came_from, x = x, x.head
                     continue
-                if _is_denial(x, lex) and x.i != start.i:
+                if said_by_gerund:
+                    return Attribution(src, speaker_token=subj)
+                if _is_denial(x, lex) and (x.i != start.i or report_tok is not None):
                     if report_src is None:
                         rn = next((c for c in x.children if c.dep_ == "dobj" and lem(c) in lex.report_nouns), None)
                         if rn is not None:
