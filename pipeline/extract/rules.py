@@ -58,6 +58,11 @@ class Lexicon:
         self.hedges = c.words("hedges")
         self.background_markers = c.words("background_markers")
         self.non_sources = c.words("non_sources")
+        self.no_claim_nouns = c.words("no_claim_nouns")
+        self.purpose_verbs = c.words("purpose_verbs")
+        self.role_nouns = c.words("role_nouns")
+        self.side_words = c.words("side_words")
+        self.path_noun_status = {str(k).lower(): str(v) for k, v in (c.raw.get("path_noun_status") or {}).items()}
         self.negations = c.words("negation_markers")
         self.titles = c.words("person_titles")
         self.mediator_markers = c.words("mediator_markers")
@@ -192,13 +197,6 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
     return ctx
 
 
-ROLE_NOUNS = frozenset({
-    "leader", "chief", "head", "aide", "spokesman", "spokeswoman", "spokesperson", "secretary", "minister",
-    "president", "adviser", "advisor", "negotiator", "envoy", "commander", "coordinator", "man", "woman",
-    "representative", "mediator", "officer", "premier", "chancellor",
-})
-
-
 def _person_mentions(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> list[tuple[int, int, str, str | None]]:
     """(start, end, full name, actor code) of every named person, gazetteer people first."""
     out: dict[int, tuple[int, int, str, str | None]] = {}
@@ -220,7 +218,7 @@ def _role_in(tokens, lex: Lexicon) -> tuple[str | None, str | None]:
     """The first role noun among `tokens` and the actor code named with it."""
     role = code = None
     for t in tokens:
-        if role is None and t.pos_ in ("NOUN", "PROPN") and lem(t) in ROLE_NOUNS:
+        if role is None and t.pos_ in ("NOUN", "PROPN") and lem(t) in lex.role_nouns:
             role = lem(t)
     return role, code
 
@@ -251,7 +249,7 @@ def person_roles(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> dict[str, list[
         if k - 2 >= sent.start and doc[k].lower_ == "be" and doc[k - 1].lower_ == "to" and \
                 doc[k - 2].lower_ in ("claiming", "purporting", "claims", "claimed", "said"):
             noun = doc[k - 3] if k - 3 >= sent.start else None
-            if noun is not None and lem(noun) in ROLE_NOUNS:
+            if noun is not None and lem(noun) in lex.role_nouns:
                 add(lem(noun), start, name, code, before)
         # apposition after the name: "Hassan Tukur, an aide to President Jonathan"
         if end < sent.end and doc[end].text == ",":
@@ -381,11 +379,6 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
     return out
 
 
-_SIDE_WORDS = {"side", "sides", "party", "parties", "delegation", "delegations", "representative",
-               "representatives", "envoy", "envoys", "negotiator", "negotiators", "leader", "leaders",
-               "rebels", "militants", "government", "insurgents", "group", "faction", "anyone", "anybody",
-               "both", "two", "each", "other", "them", "they", "we", "you", "yourselves", "him"}
-
 
 def _has_actor(tokens, lex: Lexicon) -> bool:
     spans = tokens[0].doc.spans.get("tw_actors", []) if tokens else []
@@ -415,7 +408,7 @@ def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
     for c in v.children:
         if c.dep_ == "prep" and c.lower_ in ("with", "to", "between", "for"):
             sub = list(c.subtree)
-            if _has_actor(sub, lex) or any(t.lower_ in _SIDE_WORDS or lem(t) in lex.gaz.generic_nonstate
+            if _has_actor(sub, lex) or any(t.lower_ in lex.side_words or lem(t) in lex.gaz.generic_nonstate
                                            or lem(t) in lex.gaz.generic_state for t in sub):
                 return True
             if c.lower_ in ("for", "on", "about", "over") and any(
@@ -442,7 +435,7 @@ def _core_has_sides(v: Token, lex: Lexicon) -> bool:
         core.append(t)
         stack.extend(c for c in t.children if c.dep_ not in ("relcl", "acl", "appos", "advcl")
                      and not (c.dep_ == "prep" and c.lower_ in ("after", "before", "following", "since")))
-    return _has_actor(core, lex) or any(t.lower_ in _SIDE_WORDS or lem(t) in lex.gaz.generic_nonstate
+    return _has_actor(core, lex) or any(t.lower_ in lex.side_words or lem(t) in lex.gaz.generic_nonstate
                                         or lem(t) in lex.gaz.generic_state for t in core)
 
 
@@ -545,26 +538,11 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
     return Predicate(trigger, cls, verb, path, lemmas, negated, future, past, report_noun, denial_pred, conditional)
 
 
-_NO_CLAIM_NOUNS = {"attempt", "effort", "bid", "prospect", "possibility", "chance", "way", "idea", "question",
-                   "doubt", "fate", "credibility", "identity", "credential", "validity", "detail", "details",
-                   "campaign", "hope", "expectation", "embarrassment", "trail", "speculation",
-                   "mention"}
 
-_PATH_NOUN_STATUS = {
-    "feasibility": "rejected", "impossibility": "rejected", "rejection": "rejected", "refusal": "rejected",
-    "readiness": "proposed", "call": "proposed", "offer": "proposed", "willingness": "proposed",
-    "progress": "ongoing", "existence": "ongoing", "start": "ongoing", "status": "ongoing",
-    "position": "ongoing", "sign": "ongoing", "resumption": "planned", "mediator": "ongoing",
-    "end": "collapsed", "collapse": "collapsed", "failure": "collapsed", "breakdown": "collapsed",
-    "absence": "denied", "hope": "rejected", "announcement": "agreed", "claim": "agreed",
-    "report": "agreed", "denial": "no_deal", "advance": "ongoing",
-}
-
-
-def _no_claim_noun_over(v: Token) -> Token | None:
+def _no_claim_noun_over(v: Token, lex: Lexicon) -> Token | None:
     """The attempt, chance or hope that a verb only fills out ("attempts at reaching a cease-fire",
     "efforts in recent years to negotiate peace", "hope that a deal might be reached")."""
-    if v.dep_ in ("acl", "ccomp") and v.head.pos_ == "NOUN" and lem(v.head) in _NO_CLAIM_NOUNS:
+    if v.dep_ in ("acl", "ccomp") and v.head.pos_ == "NOUN" and lem(v.head) in lex.no_claim_nouns:
         return v.head
     if v.tag_ not in ("VBG", "VB"):
         return None
@@ -573,14 +551,12 @@ def _no_claim_noun_over(v: Token) -> Token | None:
         if x.dep_ not in ("pcomp", "acl", "xcomp", "prep", "advcl") or x.head.i == x.i:
             return None
         x = x.head
-        if x.pos_ == "NOUN" and lem(x) in _NO_CLAIM_NOUNS:
+        if x.pos_ == "NOUN" and lem(x) in lex.no_claim_nouns:
             return x
-        if x.pos_ == "VERB" and lem(x) in _PURPOSE_VERBS:
+        if x.pos_ == "VERB" and lem(x) in lex.purpose_verbs:
             return x  # "talks aimed at forging a cease-fire", "trying to reach a deal"
     return None
 
-
-_PURPOSE_VERBS = {"aim", "try", "attempt", "strive", "hope"}
 
 
 def is_background(p: Predicate, scope: str, lex: Lexicon) -> bool:
@@ -623,12 +599,12 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return None  # "we will know the negotiations were successful when ...": not said to be so
     if p.denial_pred:
         return "denied" if talkish else "no_deal"
-    governing = _no_claim_noun_over(v) if v is not None else None
+    governing = _no_claim_noun_over(v, lex) if v is not None else None
     if governing is not None:
         if lem(governing) == "hope" and lem(governing.head) == "dash":
             return "rejected"  # "he dashed hope that a deal might be reached"
         return None  # "attempts at reaching a cease-fire", "efforts to negotiate peace", "hope that ..."
-    if any(lem(t) in _NO_CLAIM_NOUNS and t.pos_ == "NOUN" for t in p.path):
+    if any(lem(t) in lex.no_claim_nouns and t.pos_ == "NOUN" for t in p.path):
         if not (v is not None and (lem(v) in lex.proposed_verbs or lem(v) in lex.rejected_verbs or lem(v) in lex.accepted_verbs)):
             return None
     # not-yet-confirmed / no comment is no claim
@@ -645,7 +621,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             g.dep_ == "agent" for g in c.children) for c in p.trigger.children) and (v is None or lem(v) not in lex.reporting):
         return None
     for t in p.path:
-        s = _PATH_NOUN_STATUS.get(lem(t))
+        s = lex.path_noun_status.get(lem(t))
         if s and t.pos_ == "NOUN":
             if s == "rejected" and lem(t) == "hope" and (v is None or lem(v) != "dash"):
                 continue
@@ -1044,7 +1020,7 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
             org = _org_of(toks, ctx, lex, org_code)
             return Source("person", name, slugify(name), org, org_code)
     hl = lem(head)
-    if hl in ROLE_NOUNS and not head.ent_type_ == "PERSON":
+    if hl in lex.role_nouns and not head.ent_type_ == "PERSON":
         held = role_person(head, toks, ctx, lex)
         if held is not None:
             name, code = held
