@@ -8,7 +8,7 @@ import time
 
 import psycopg2
 import pytest
-from rel_support import night_env, query, run_cli, seed_contradictions, warehouse_state
+from rel_support import night_env, query, run_cli, runs, seed_contradictions, warehouse_state
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -41,6 +41,7 @@ def concurrent_nights(make_db, served_samples, background_runs, tmp_path_factory
     waiter.wait()
     out["waiter"] = waiter
     out["state"] = warehouse_state(dsn)
+    out["runs"] = runs(dsn)
     return out
 
 
@@ -73,3 +74,9 @@ def test_concurrent_runs_duplicate_nothing(concurrent_nights, served_samples, re
     assert state.duplicate_urls == [] and state.article_urls == served_samples.entry_urls
     assert state.duplicate_claims == [] and state.claims == reference_night.claims
     assert seed_contradictions(state) == 1 and state.contradictions == reference_night.contradictions
+
+
+def test_the_refused_run_leaves_no_half_open_run_behind(concurrent_nights):
+    summaries = [json.loads(concurrent_nights[k].stdout)["run_id"] for k in ("first", "waiter")]
+    assert [(run_id, status, error) for run_id, status, error, _ in concurrent_nights["runs"]] == [
+        (summaries[0], "success", None), (summaries[1], "success", None)]
