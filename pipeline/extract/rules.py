@@ -43,6 +43,9 @@ class Lexicon:
         self.talk_verbs = c.words("triggers", "talk_verbs")
         self.deal_nouns = {w for w in c.words("triggers", "deal_nouns") if " " not in w}
         self.deal_phrases = [w for w in c.words("triggers", "deal_nouns") if " " in w]
+        self.deal_phrase_ends: dict[str, list[list[str]]] = {}
+        for ph in self.deal_phrases:
+            self.deal_phrase_ends.setdefault(ph.split()[-1], []).append(ph.split())
         self.proposal_nouns = {w for w in c.words("triggers", "proposal_nouns") if " " not in w}
         self.weak = c.words("triggers", "weak")
         self.trigger_words = (self.talk_nouns | self.talk_verbs | self.deal_nouns | self.proposal_nouns
@@ -338,7 +341,7 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
         lw, lm = t.lower_, lem(t)
         cls = None
         if t.pos_ in ("NOUN", "PROPN", "ADJ") or (t.pos_ == "VERB" and t.tag_ == "VBG" and t.dep_ in ("pobj", "dobj")):
-            if lm in lex.deal_nouns or lw in lex.deal_nouns or is_cease_fire(t) or _ends_phrase(t, lex.deal_phrases):
+            if lm in lex.deal_nouns or lw in lex.deal_nouns or is_cease_fire(t) or _ends_phrase(t, lex.deal_phrase_ends):
                 cls = "deal"
             elif lm == "hostility" and t.head.lemma_.lower() in ("end", "cessation", "stop"):
                 cls = "deal"
@@ -386,11 +389,10 @@ def _has_actor(tokens, lex: Lexicon) -> bool:
     return any(sp.start in idx for sp in spans)
 
 
-def _ends_phrase(t: Token, phrases: list[str]) -> bool:
+def _ends_phrase(t: Token, phrases: dict[str, list[list[str]]]) -> bool:
     """Is `t` the last word of one of the multi-word cues ("prisoner exchange", "end to hostilities")?"""
     doc = t.doc
-    for ph in phrases:
-        words = ph.split()
+    for words in phrases.get(t.lower_, ()) or phrases.get(lem(t), ()):
         start = t.i - len(words) + 1
         if start >= 0 and all(doc[start + k].lower_ == w or lem(doc[start + k]) == w for k, w in enumerate(words)):
             return True
