@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import subprocess
 import sys
 import tempfile
@@ -97,39 +96,48 @@ def warehouse_conflicts(dsn: str, extracted: list[tuple[Article, list]]) -> list
     return out
 
 
-def _norm(s: str) -> str:
-    s = re.sub(r"[^\w\s]", " ", str(s or "").lower())
-    return re.sub(r"^the ", "", re.sub(r"\s+", " ", s).strip())
+def load_scorer(path: Path):
+    """The reference scorer as a module, so that error analysis matches claims exactly as it scores them."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("talkwatch_reference_scorer", path)
+    if spec is None or spec.loader is None:
+        raise EvalError(f"cannot load the scorer {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
-def write_errors(path: Path, gold: list[dict], claims: list[dict]) -> None:
-    """Missed gold claims and spurious system claims (parties+status+source matching), one JSON a line."""
-    by_article: dict[str, list[dict]] = {}
+def write_errors(path: Path, gold: list[dict], claims: list[dict], scorer) -> dict[str, int]:
+    """Missed gold claims and spurious system claims, one JSON a line, matched as the scorer matches them
+    (article, parties, status, source name or alias; a maximum matching). Returns the counts."""
+    gold_keys: dict[tuple, dict] = {}
+    for art in gold:
+        for g in art.get("claims", []):
+            key = (str(art["id"]), tuple(sorted(g["parties"])), g["status"], scorer.norm(g.get("source")))
+            gold_keys.setdefault(key, g)
+    sys_keys: dict[tuple, dict] = {}
     for c in claims:
-        by_article.setdefault(c["article_id"], []).append(c)
+        key = (str(c["article_id"]), tuple(sorted(c["parties"])), c["status"], scorer.norm(c.get("source")))
+        sys_keys.setdefault(key, c)
+
+    def candidates(sk):
+        g_names = lambda g: [g.get("source", ""), *g.get("source_aliases", [])]  # noqa: E731
+        return [gk for gk, g in gold_keys.items() if gk[:3] == sk[:3] and scorer.source_matches(sk[3], g_names(g))]
+
+    owner = scorer.max_matching({sk: candidates(sk) for sk in sys_keys}, list(sys_keys))
+    matched = set(owner.values())
+    counts = {"missed": 0, "spurious": 0}
     with path.open("w", encoding="utf-8") as out:
-        for art in gold:
-            system = list(by_article.get(art["id"], []))
-            used = set()
-            for g in art.get("claims", []):
-                names = [g.get("source", "")] + list(g.get("source_aliases", []))
-                hit = None
-                for i, s in enumerate(system):
-                    if i in used or sorted(s["parties"]) != sorted(g["parties"]) or s["status"] != g["status"]:
-                        continue
-                    sn = f" {_norm(s['source'])} "
-                    if any((f" {_norm(n)} " in sn or sn in f" {_norm(n)} ") for n in names if _norm(n)):
-                        hit = i
-                        break
-                if hit is None:
-                    out.write(json.dumps({"kind": "missed", "article_id": art["id"], "gold": g},
-                                         ensure_ascii=False) + "\n")
-                else:
-                    used.add(hit)
-            for i, s in enumerate(system):
-                if i not in used:
-                    out.write(json.dumps({"kind": "spurious", "article_id": art["id"], "system": s},
-                                         ensure_ascii=False) + "\n")
+        for gk, g in gold_keys.items():
+            if gk not in owner:
+                counts["missed"] += 1
+                out.write(json.dumps({"kind": "missed", "article_id": gk[0], "gold": g}, ensure_ascii=False) + "\n")
+        for sk, c in sys_keys.items():
+            if sk not in matched:
+                counts["spurious"] += 1
+                out.write(json.dumps({"kind": "spurious", "article_id": sk[0], "system": c}, ensure_ascii=False) + "\n")
+    return counts
 
 
 def evaluate(
@@ -166,5 +174,5 @@ def evaluate(
         raise EvalError(f"scorer failed: {text.stderr.strip() or js.stderr.strip()}")
     if errors_path is None:
         errors_path = Path.cwd() / f"{gold_path.stem}.errors.jsonl"
-    write_errors(errors_path, gold, claims)
+    write_errors(errors_path, gold, claims, load_scorer(scorer_path))
     return EvalResult(json.loads(js.stdout), text.stdout, errors_path, claims, conflicts)

@@ -96,7 +96,7 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
     published = article.published_date
     body_keys = {(tuple(c["parties"]), c["status"]) for c in raw_claims or [] if c["start_char"] >= title_len}
     out: list[Claim] = []
-    seen: set[tuple] = set()
+    seen: dict[tuple, Claim] = {}
     for c in raw_claims or []:
         if c["start_char"] < title_len and (tuple(c["parties"]), c["status"]) in body_keys:
             continue  # the title says what the body says: one claim, read from the body
@@ -117,15 +117,19 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
                 int(inherited) < published.year else None
         k = (tuple(c["parties"]), c["status"], c["topic"], key, event_time)
         if k in seen:
+            # the same claim again: one claim, completed with what the repetition adds
+            first = seen[k]
+            first.venue = first.venue or c.get("venue")
+            first.mediator = first.mediator or (c.get("mediator") if c.get("mediator") not in c["parties"] else None)
             continue
-        seen.add(k)
-        out.append(Claim(
+        seen[k] = Claim(
             parties=c["parties"], status=c["status"], topic=c["topic"], source=name, source_key=key,
             evidence=c["evidence"], source_org=org, reported_by=article.outlet or None,
             mediator=c.get("mediator"), venue=c.get("venue"), hedged=bool(c.get("hedged")),
             event_time=event_time,
             extra={"trigger": c.get("trigger"), "start_char": c["start_char"], "extractor": EXTRACTOR_VERSION},
-        ))
+        )
+        out.append(seen[k])
     return _one_deal_one_name(out)
 
 

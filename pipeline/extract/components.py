@@ -238,7 +238,7 @@ class ClaimExtractor:
                 "status": status,
                 "topic": topic,
                 "mediator": mediator if mediator not in parties else None,
-                "venue": venue,
+                "venue": venue or rules.venue_of(p, parties, ctx),
                 "hedged": rules.is_hedged(sent, lex),
                 "evidence": sent.text.strip(),
                 "time_text": scope,

@@ -744,6 +744,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return "planned"
         if "continue" in L or vl == "continue":
             return "planned" if (p.future and future_time) else "ongoing"
+        if vl in ("resume", "restart"):
+            return "planned" if p.future else "ongoing"  # "talks resumed in Cairo"
         if p.future:
             return "planned"
         if L & lex.ongoing_adj or vl in ("begin", "start", "launch", "open") or L & {"progress", "advance"}:
@@ -827,6 +829,23 @@ def mediator_or_venue(tok: Token, lex: Lexicon) -> str | None:
         return "mediator"
     if nxt is not None and lem(nxt) in ("'s", "’s") and any(lem(tok.doc[j]) in ("mediate", "mediating") for j in range(tok.i, min(sent.end, tok.i + 6))):
         return "mediator"
+    return None
+
+
+def venue_of(p: Predicate, parties: list[str], ctx: ArticleContext) -> str | None:
+    """A place the talks are held in that the gazetteer does not know ("held talks in Istanbul"): a
+    place name after "in"/"at" on the predicate or the cue, that is no party."""
+    for anchor in (p.trigger, p.verb):
+        if anchor is None:
+            continue
+        for c in anchor.children:
+            if c.dep_ == "prep" and c.lower_ in ("in", "at"):
+                obj = next((g for g in c.children if g.dep_ == "pobj"), None)
+                if obj is not None and obj.ent_type_ in ("GPE", "LOC", "FAC"):
+                    a = ctx.actor_at.get(obj.i)
+                    if a is None or a[0] not in parties:
+                        ent = next((e for e in obj.doc.ents if e.start <= obj.i < e.end), None)
+                        return ent.text if ent is not None else obj.text
     return None
 
 
@@ -959,6 +978,11 @@ def np_span(head: Token) -> list[Token]:
 def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) -> Source:
     """Turn the head of an attributed noun phrase into a Source."""
     gaz = lex.gaz
+    if head.lower_ in ("seems", "seem", "looks", "appears"):
+        # "Seems like the Washington Post claimed ...", parsed with "Seems" as the subject
+        like = next((g for c in head.children if c.lower_ == "like" for g in c.children if g.dep_ == "pobj"), None)
+        if like is not None:
+            head = like
     if head.lower_ in ("who", "that") and head.head.dep_ == "relcl":
         head = head.head.head
     if head.lower_ == "it" and head.dep_ == "nsubj" and any(c.dep_ == "attr" for c in head.head.children):

@@ -1,0 +1,270 @@
+"""Claim extraction (pipeline/extract): one behaviour a test.
+
+The component tests build pipelines from `spacy.blank("en")` plus the project's components; the rule
+tests need the dependency parse, so they run the full model once per module (`nlp` fixture). Every
+article below is written for the test, about conflicts other than the evaluation sets' stories, so
+that no rule can pass by knowing a dev sentence.
+"""
+
+from __future__ import annotations
+
+import pytest
+import spacy
+
+from pipeline.extract import EXTRACTOR_VERSION, add_components, extract_articles, load_pipeline
+from pipeline.extract.resources import load_cues, load_gazetteer
+from pipeline.models import Article
+
+# --------------------------------------------------------------------------- components on spacy.blank
+
+
+@pytest.fixture(scope="module")
+def blank():
+    nlp = spacy.blank("en")
+    nlp.add_pipe("talkwatch_paragraphs")
+    nlp.add_pipe("talkwatch_actors")
+    return nlp
+
+
+def _actors(nlp, text: str) -> list[tuple[str, str, str]]:
+    doc = nlp(text)
+    return [(s.text, s.label_, s.kb_id_) for s in doc.spans["tw_actors"]]
+
+
+def test_actor_aliases_in_several_spellings_map_to_one_code(blank):
+    found = _actors(blank, "Kyiv and Kiev, Zelensky, Zelenskyy and Zelenskiy.")
+    codes = {code for _text, code, _person in found}
+    assert codes == {"UKR"}
+    assert len(found) == 5
+
+
+def test_leaders_are_actors_with_their_name(blank):
+    found = _actors(blank, "Putin met Erdogan.")
+    assert ("Putin", "RUS", "Vladimir Putin") in found
+
+
+def test_outlet_names_are_not_the_capital_they_contain(blank):
+    found = _actors(blank, "The Washington Post and the Kyiv Independent reported it.")
+    assert found == []
+
+
+def test_a_line_break_starts_a_sentence_before_parsing(blank):
+    doc = blank("Ceasefire talks resume in Doha\nNegotiators met on Monday")
+    starts = [t.text for t in doc if t.is_sent_start]
+    assert "Negotiators" in starts
+
+
+def test_plural_generic_sides_are_also_known_by_their_lemma():
+    gaz = load_gazetteer()
+    assert {"rebels", "rebel", "terrorists", "terrorist"} <= gaz.generic_nonstate
+
+
+def test_cue_lists_are_data():
+    cues = load_cues()
+    assert "feasibility" in cues.raw["path_noun_status"]
+    assert "attempt" in cues.words("no_claim_nouns")
+    assert "leader" in cues.words("role_nouns")
+
+
+# --------------------------------------------------------------------------- rules on the full model
+
+
+@pytest.fixture(scope="module")
+def nlp():
+    return load_pipeline()
+
+
+def _claims(nlp, text: str, title: str = "", published: str = "2025-03-20", outlet: str = "Test Wire"):
+    art = Article(id="t1", outlet=outlet, url="https://example.org/t1", published=published, title=title, text=text)
+    [(_art, claims)] = list(extract_articles([art], nlp=nlp))
+    return claims
+
+
+def _one(claims, status: str):
+    got = [c for c in claims if c.status == status]
+    assert len(got) == 1, [(c.status, c.source, c.evidence) for c in claims]
+    return got[0]
+
+
+
+
+@pytest.mark.slow
+def test_the_seed_story_gives_the_reported_talks_and_the_denial(nlp):
+    from tests.conftest import SHARED
+
+    title, _, text = (SHARED / "seed" / "zakharova_denial.txt").read_text(encoding="utf-8").partition("\n")
+    claims = _claims(nlp, text, title=title, published="2024-08-18", outlet="Seed Wire")
+    planned = [c for c in claims if c.status == "planned" and c.source_key == "washington-post"]
+    denied = [c for c in claims if c.status == "denied" and c.source_key == "maria-zakharova"]
+    assert planned and denied
+    assert planned[0].parties == denied[0].parties == ["RUS", "UKR"]
+    assert denied[0].source_org and "Foreign Ministry" in denied[0].source_org
+    assert "no such negotiations" in denied[0].evidence
+    assert any(c.hedged for c in planned) and denied[0].event_time is None  # "Seems like ... claimed"
+    assert any(c.venue == "Qatar" for c in planned)
+
+
+@pytest.mark.slow
+def test_a_named_speaker_is_the_source_and_the_outlet_reports_it(nlp):
+    c = _one(_claims(nlp, "Ethiopia and the TPLF have agreed to a ceasefire, African Union envoy Olusegun Obasanjo said."),
+             "agreed")
+    assert (c.source, c.source_key, c.reported_by) == ("Olusegun Obasanjo", "olusegun-obasanjo", "Test Wire")
+    assert c.parties == ["ETH", "TPLF"] and c.topic == "ceasefire"
+
+
+@pytest.mark.slow
+def test_anonymous_officials_leave_the_outlet_as_source(nlp):
+    c = _one(_claims(nlp, "Talks between Hamas and Israel resumed in Cairo on Monday, officials said."), "ongoing")
+    assert c.source == "Test Wire"
+
+
+@pytest.mark.slow
+def test_an_anonymous_source_speaking_to_another_outlet_is_that_outlet(nlp):
+    c = _one(_claims(nlp, "A senior security source told Reuters that the army and the RSF were holding talks in Jeddah."),
+             "ongoing")
+    assert c.source == "Reuters" and c.parties == ["RSF", "SDN"]
+
+
+@pytest.mark.slow
+def test_a_denial_of_reported_talks_yields_both_claims(nlp):
+    claims = _claims(nlp, "The Houthis dismissed claims by Saudi Arabia that the two sides were holding secret talks.")
+    assert {(c.status, c.source_key) for c in claims} >= {("denied", "houthis")}
+    assert any(c.status == "ongoing" and c.parties == ["HOUTHIS", "SAU"] for c in claims)
+
+
+@pytest.mark.slow
+def test_a_denial_of_unowned_reports_is_only_the_denial(nlp):
+    claims = _claims(nlp, "Hamas laughed off reports that it had reached a ceasefire with Israel.")
+    assert [(c.status, c.source_key) for c in claims] == [("no_deal", "hamas")]
+
+
+@pytest.mark.slow
+def test_a_pronoun_speaker_is_the_last_named_speaker(nlp):
+    text = ('M23 spokesman Lawrence Kanyuka said the rebels had walked out of the Doha talks. '
+            '"We will not return to the negotiations," he added.')
+    c = _one(_claims(nlp, text), "rejected")
+    assert c.source == "Lawrence Kanyuka"
+
+
+@pytest.mark.slow
+def test_a_name_inside_a_quotation_is_not_its_speaker(nlp):
+    text = ('"We did not negotiate with anyone. God knows we never will," the RSF commander Mohamed Hamdan Dagalo '
+            'said of talks with the Sudanese army.')
+    claims = _claims(nlp, text)
+    assert claims and all(c.source_key != "god" for c in claims)
+
+
+@pytest.mark.slow
+def test_a_role_phrase_refers_back_to_the_person_given_that_role(nlp):
+    text = ("Houthi leader Abdul-Malik al-Houthi spoke on television on Thursday. "
+            "The group's leader denied that any talks with Saudi Arabia were taking place.")
+    c = _one(_claims(nlp, text), "denied")
+    assert c.source == "Abdul-Malik al-Houthi"
+
+
+@pytest.mark.slow
+def test_the_description_of_a_speaker_is_in_the_outlets_voice(nlp):
+    text = ('"The ceasefire will hold," said Amir Saleh, who represented Sudan at talks with the RSF in Jeddah.')
+    held = _one(_claims(nlp, text), "held")
+    assert held.source == "Test Wire"
+
+
+@pytest.mark.slow
+def test_a_trailing_citation_does_not_replace_the_speaker(nlp):
+    text = "Israeli army spokesman Daniel Hagari said the truce with Hamas was still holding, the Times reported."
+    c = _one(_claims(nlp, text), "agreed")
+    assert c.source == "Daniel Hagari"
+
+
+@pytest.mark.slow
+def test_a_ceasefire_declared_by_one_armed_group_is_an_offer(nlp):
+    c = _one(_claims(nlp, "The M23 rebels announced a ceasefire on Tuesday."), "proposed")
+    assert c.source_key == "m23"
+
+
+@pytest.mark.slow
+def test_positions_in_the_article_voice_belong_to_the_party(nlp):
+    c = _one(_claims(nlp, "Colombia's government wants to negotiate with the ELN, but the rebels refuse."), "proposed")
+    assert c.source_key == "colombia-government"
+
+
+@pytest.mark.slow
+def test_undated_history_and_mere_attempts_are_no_claims(nlp):
+    text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
+            "Multiple attempts at reaching a ceasefire have proven unsuccessful.")
+    assert _claims(nlp, text) == []
+
+
+@pytest.mark.slow
+def test_talks_outside_conflicts_yield_nothing(nlp):
+    text = ("The pilots' union and the airline reached a wage deal after weeks of talks. "
+            "Trade negotiations between Washington and Beijing have stalled over tariffs. "
+            "The club agreed a transfer deal for the striker.")
+    assert _claims(nlp, text) == []
+
+
+@pytest.mark.slow
+def test_an_organisation_named_union_is_no_labour_context(nlp):
+    claims = _claims(nlp, "The truce between Ethiopia and the TPLF is holding, the African Union said.")
+    assert [(c.status, c.source) for c in claims] == [("agreed", "African Union")]
+
+
+@pytest.mark.slow
+def test_event_time_comes_from_the_claim_not_from_other_phrases(nlp):
+    claims = _claims(nlp, "Nigeria said on Friday it had agreed a ceasefire with Boko Haram, six months after "
+                          "the girls kidnapped in April were taken.", published="2014-10-20")
+    c = _one(claims, "agreed")
+    assert c.event_time is None
+
+
+@pytest.mark.slow
+def test_event_time_resolves_relative_expressions_against_publication(nlp):
+    claims = _claims(nlp, "Kyiv backed out of negotiations with Moscow in the spring of 2022.", published="2024-08-18")
+    assert _one(claims, "collapsed").event_time == "2022"
+    claims = _claims(nlp, "Armenia and Azerbaijan will hold peace talks next month, the EU said.", published="2024-08-18")
+    assert _one(claims, "planned").event_time == "2024-09"
+
+
+@pytest.mark.slow
+def test_an_undated_past_event_takes_the_year_of_the_sentence_before(nlp):
+    text = ("In 2019 a minister led a peace commission for talks with Boko Haram. "
+            "But nothing materialised from the negotiations.")
+    assert _one(_claims(nlp, text, published="2021-05-02"), "no_deal").event_time == "2019"
+
+
+@pytest.mark.slow
+def test_hedged_claims_are_marked(nlp):
+    c = _one(_claims(nlp, "Israel and Hamas are reportedly holding indirect talks in Doha."), "ongoing")
+    assert c.hedged is True
+
+
+@pytest.mark.slow
+def test_title_and_body_saying_the_same_are_one_claim(nlp):
+    claims = _claims(nlp, "The Colombian government and the ELN rebels agreed to a ceasefire on Friday.",
+                     title="Colombia and ELN agree ceasefire")
+    assert [c.status for c in claims] == ["agreed"]
+    assert claims[0].evidence.startswith("The Colombian government")
+
+
+@pytest.mark.slow
+def test_a_ceasefire_deal_that_frees_hostages_is_one_ceasefire_claim(nlp):
+    claims = _claims(nlp, "Israel said it had agreed a ceasefire with Hamas and reached a deal for the release "
+                          "of the hostages held in Gaza.")
+    assert [(c.status, c.topic) for c in claims] == [("agreed", "ceasefire")]
+
+
+@pytest.mark.slow
+def test_claims_carry_every_spec_field_and_the_extractor_version(nlp):
+    [c] = _claims(nlp, "Russia and Ukraine held talks in Istanbul on Tuesday, the Turkish foreign ministry said.",
+                  published="2022-03-31")
+    d = c.to_dict()
+    assert set(d) == {"parties", "status", "topic", "source", "source_key", "evidence", "source_org", "reported_by",
+                      "mediator", "venue", "hedged", "event_time"}
+    assert d["venue"] == "Istanbul" and c.extra["extractor"] == EXTRACTOR_VERSION
+
+
+def test_add_components_is_idempotent():
+    nlp = spacy.blank("en")
+    add_components(nlp)
+    add_components(nlp)
+    assert nlp.pipe_names == ["talkwatch_paragraphs", "talkwatch_actors", "talkwatch_claims"]
