@@ -352,7 +352,8 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
         if cls is None and t.pos_ == "VERB":
             if lm in lex.talk_verbs:
                 cls = "talk"
-            elif lm == "agree" and not any(
+            elif lm == "agree" and not (t.dep_ in ("acl", "relcl") and (
+                    lem(t.head) in lex.deal_nouns or is_cease_fire(t.head))) and not any(
                     lem(g) in lex.deal_nouns or is_cease_fire(g) for c in t.children
                     if c.dep_ in ("dobj", "prep", "nsubjpass", "nsubj") for g in c.subtree) and (
                     _core_has_sides(t, lex)):
@@ -644,7 +645,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 s = "denied"
             return s
     # "the government wants to negotiate", "Kyiv refused to talk": a position on the talks
-    if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and (v.i == p.trigger.i or p.cls == "deal"):
+    if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and (
+            v.i == p.trigger.i or p.cls == "deal" or p.trigger.head.i == v.i):
         hv = lem(v.head)
         if hv in lex.rejected_verbs and not has_neg(v.head, lex):
             return "rejected"
@@ -690,8 +692,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return "collapsed"
     if vl in ("withdraw",) and talkish:
         return "collapsed"
-    if vl == "end" and talkish:
-        return "collapsed"
+    if vl == "end" and (talkish or (dealish and not p.future and trig not in ("war", "hostility", "conflict")
+                                    and not any(c.dep_ == "prep" and c.lower_ in ("to", "of") for c in v.children))):
+        return "collapsed"  # "the rebels ended the ceasefire" (but "deal to end hostilities" names a deal)
     # positions
     if vl in ("rule",) and "out" in L:
         return "rejected"
@@ -790,7 +793,8 @@ def time_scope(p: Predicate) -> str:
         tok = stack.pop()
         keep.add(tok.i)
         for c in tok.children:
-            if c.dep_ in ("relcl", "acl", "appos") and tok.i != trig and not (c.left_edge.i <= trig <= c.right_edge.i):
+            if c.dep_ in ("relcl", "acl", "appos") and not (c.left_edge.i <= trig <= c.right_edge.i) and (
+                    tok.i != trig or anchor.i != trig):
                 continue
             stack.append(c)
     x = anchor
@@ -1042,7 +1046,9 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
                 name = clean_person(ent, lex) if ent is not None else pt.text
                 if " " not in name:
                     name = ctx.people.get(name.lower(), lex.gaz.person_names.get(name.lower(), name))
-                org_code = None
+                # "Turkish President Tayyip Erdogan": the state named in the phrase is theirs
+                org_code = next((ctx.actor_at[t.i][0] for t in toks if t.i in ctx.actor_at
+                                 and not ctx.actor_at[t.i][1] and t.i < pt.i), None)
             org = _org_of(toks, ctx, lex, org_code)
             return Source("person", name, slugify(name), org, org_code)
     hl = lem(head)
@@ -1253,6 +1259,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 said_by_gerund = said_by_gerund or (lem(x) in lex.reporting and not _is_denial(x, lex))
                 came_from, x = x, x.head
                 continue
+            if subj is None and x.dep_ == "acl" and x.head.pos_ in ("NOUN", "PROPN"):
+                subj = x.head  # "A spokesman for the rebels, X, denied ..." parsed as a participle of "spokesman"
             if subj is None and x.tag_ in ("VBD", "VBZ", "VBP"):
                 subj = _left_subject(x)
             if subj is None and lem(x) == "quote":
