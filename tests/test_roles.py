@@ -299,8 +299,6 @@ def test_analyst_cannot_escalate_or_reach_the_warehouse_tables(warehouse_dsn, lo
         conn.close()
 
 
-@pytest.mark.xfail(strict=True, reason="PostgreSQL lets every role create large objects (EXECUTE on lo_create "
-                   "is granted to PUBLIC); closing it needs a migration that revokes it")
 def test_analyst_cannot_store_large_objects(warehouse_dsn, login):
     conn = _connect_as(warehouse_dsn, login())
     try:
