@@ -167,7 +167,7 @@ def extract_pending(
             failed += 1
         articles = [
             Article(id=str(p.article_id), outlet=p.outlet, url=p.url, published=p.published_at,
-                    title=p.title, text=p.body)
+                    title=p.title, text=_clip(p.body or "", settings.max_text_chars, p.article_id))
             for p in pending if p.article_id not in too_long
         ]
         try:
@@ -191,6 +191,17 @@ def extract_pending(
         done += len(results)
         progress(f"extracted {done} articles, {claims} claims")
     return {"articles_extracted": done, "articles_failed": failed, "claims": claims}
+
+
+def _clip(body: str, limit: int, article_id: int) -> str:
+    """The first `limit` characters of a body, cut at a paragraph (or sentence) end where there is one."""
+    if limit <= 0 or len(body) <= limit:
+        return body
+    cut = max(body.rfind("\n", 0, limit), body.rfind(". ", 0, limit) + 1)
+    cut = cut if cut > limit // 2 else limit
+    logger.warning("article %s: body of %s characters, extracting its first %s (TALKWATCH_MAX_TEXT_CHARS)",
+                   article_id, len(body), cut)
+    return body[:cut]
 
 
 def detect_contradictions(conn, *, run_id: int | None = None) -> dict:

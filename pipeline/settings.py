@@ -129,6 +129,9 @@ class Settings:
     batch_size: int = 64
     n_process: int = 1
     failing_feed_threshold: int = 3
+    # news articles are far shorter; a page of 300k characters is a whole site's text, and parsing it
+    # costs about 1 GB: extraction reads the first max_text_chars of a body
+    max_text_chars: int = 100_000
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -141,4 +144,5 @@ class Settings:
             batch_size=_int("TALKWATCH_BATCH_SIZE", 64),
             n_process=_int("TALKWATCH_N_PROCESS", 1),
             failing_feed_threshold=_int("TALKWATCH_FAILING_FEED_NIGHTS", 3),
+            max_text_chars=_int("TALKWATCH_MAX_TEXT_CHARS", 100_000),
         )

@@ -268,3 +268,12 @@ def test_add_components_is_idempotent():
     add_components(nlp)
     add_components(nlp)
     assert nlp.pipe_names == ["talkwatch_paragraphs", "talkwatch_actors", "talkwatch_claims"]
+
+
+def test_a_giant_body_is_clipped_at_a_paragraph_end_before_extraction():
+    from pipeline.nightly import _clip
+
+    body = ("Talks resumed in Doha.\n" * 5000)
+    clipped = _clip(body, 1000, article_id=1)
+    assert len(clipped) <= 1000 and clipped.endswith("\n") and body.startswith(clipped)
+    assert _clip("short text", 1000, article_id=2) == "short text"
