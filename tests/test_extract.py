@@ -275,5 +275,5 @@ def test_a_giant_body_is_clipped_at_a_paragraph_end_before_extraction():
 
     body = ("Talks resumed in Doha.\n" * 5000)
     clipped = _clip(body, 1000, article_id=1)
-    assert len(clipped) <= 1000 and clipped.endswith("\n") and body.startswith(clipped)
+    assert 900 < len(clipped) <= 1000 and clipped.endswith("Doha.") and body.startswith(clipped)
     assert _clip("short text", 1000, article_id=2) == "short text"
