@@ -277,3 +277,17 @@ def test_a_giant_body_is_clipped_at_a_paragraph_end_before_extraction():
     clipped = _clip(body, 1000, article_id=1)
     assert 900 < len(clipped) <= 1000 and clipped.endswith("Doha.") and body.startswith(clipped)
     assert _clip("short text", 1000, article_id=2) == "short text"
+
+
+@pytest.mark.slow
+def test_the_newspaper_is_the_outlet_named_before(nlp):
+    text = ("The Jerusalem Post reported that Israel and Hamas had agreed a truce in Gaza. "
+            "According to the newspaper, the ceasefire was to begin on Sunday.")
+    sources = {c.source for c in _claims(nlp, text)}
+    assert sources == {"Jerusalem Post"}
+
+
+@pytest.mark.slow
+def test_a_truce_that_talks_are_about_is_no_claim_of_its_own(nlp):
+    claims = _claims(nlp, "Sudan's army said there were no talks with the RSF on a humanitarian truce.")
+    assert [(c.status, c.source_key) for c in claims] == [("denied", "sudan-government")]

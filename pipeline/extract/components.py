@@ -293,6 +293,8 @@ class ClaimExtractor:
         speaker = self._speaker(sent, ctx, state)
         if speaker is not None:
             state["last_speaker"] = speaker
+            if speaker.kind in ("name", "org") and speaker.code is None:
+                state["last_outlet"] = speaker  # what "the newspaper" will refer to
         if person is not None:
             state["last_person"] = person
         if (speaker or person) is not None and (any(t.text in ('"', "“", "”") for t in sent) or state.get("in_quote")):

@@ -364,6 +364,9 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
                 cls = "proposal"
         if cls is None:
             continue
+        if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about", "for", "toward", "towards") \
+                and (lem(t.head.head) in lex.talk_nouns or t.head.head.lower_ in lex.talk_nouns):
+            continue  # "talks on a partial ceasefire": the ceasefire is what the talks are about
         if lm in ("process", "round") and not any(c.lower_ in ("peace", "talks") for c in t.children):
             continue
         if cls == "talk" and t.tag_ == "NN" and lw == "talk":
@@ -1073,6 +1076,9 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
     if hl in ("source", "people", "person", "insider", "resident", "witness", "analyst", "expert", "observer",
               "diplomat", "officer") or (hl in ("official", "aide") and any(t.lower_ in ("another", "one", "an", "a", "second", "senior", "anonymous") for t in toks) and not any(ctx.actor_at.get(t.i) for t in toks)):
         return OUTLET
+    if hl in _OUTLET_NOUNS and len(toks) <= 2 and state.get("last_outlet") is not None and any(
+            t.lower_ in ("the", "this", "that") for t in toks):
+        return state["last_outlet"]  # "The Washington Post reported ... According to the newspaper, ..."
     if hl in ("agency", "newspaper", "media", "outlet", "television", "broadcaster", "radio", "channel", "paper", "ministry", "department", "office", "council", "committee", "centre", "center", "coalition", "union"):
         name = _phrase_text(toks)
         return Source("org", name, slugify(re.sub(r"^the\s+", "", name, flags=re.I)))
@@ -1123,6 +1129,10 @@ def _antecedent_actor(pron: Token, ctx: ArticleContext, lex: Lexicon) -> Source 
             if code:
                 return actor_source(code, lex)
     return None
+
+
+_OUTLET_NOUNS = {"newspaper", "paper", "daily", "broadcaster", "outlet", "magazine", "network", "channel", "agency",
+                 "publication", "tabloid", "weekly"}
 
 
 def _in_name_of(t: Token, head: Token) -> bool:
