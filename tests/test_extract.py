@@ -291,3 +291,12 @@ def test_the_newspaper_is_the_outlet_named_before(nlp):
 def test_a_truce_that_talks_are_about_is_no_claim_of_its_own(nlp):
     claims = _claims(nlp, "Sudan's army said there were no talks with the RSF on a humanitarian truce.")
     assert [(c.status, c.source_key) for c in claims] == [("denied", "sudan-government")]
+
+
+@pytest.mark.slow
+def test_a_weak_word_counts_next_to_a_sentence_about_the_talks(nlp):
+    text = ('"There is no agreement. The talks with the Saudis have stalled," Houthi spokesman '
+            'Mohammed Abdulsalam said of the truce negotiations with Saudi Arabia.')
+    claims = _claims(nlp, text)
+    assert ("no_deal", "Mohammed Abdulsalam") in {(c.status, c.source) for c in claims}
+    assert _claims(nlp, "There is no agreement on the new timetable, the school board said.") == []

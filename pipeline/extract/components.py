@@ -127,7 +127,8 @@ class ClaimExtractor:
             if forward.get(n) is not None:
                 state["quote_speaker"] = forward[n]
             if rules.sentence_has_trigger(sent, lex) and not rules.has_negative_context(sent, lex):
-                out.extend(self._sentence_claims(sent, ctx, state))
+                context = [sents[k] for k in (n - 1, n + 1) if 0 <= k < len(sents) and _same_paragraph(sents[k], sent)]
+                out.extend(self._sentence_claims(sent, ctx, state, context))
             self._update_state(sent, ctx, state)
             if mentions_time(sent.text):
                 state["time_frame"] = (n, sent.text)
@@ -191,12 +192,13 @@ class ClaimExtractor:
             n = j + 1
         return out
 
-    def _sentence_claims(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> list[dict]:
+    def _sentence_claims(self, sent: Span, ctx: rules.ArticleContext, state: dict,
+                         context: list[Span] = ()) -> list[dict]:
         lex = self.lex
         found, mediator, venue = rules.sentence_actors(sent, ctx, lex)
         parties = None
         claims: list[dict] = []
-        for trig, cls in rules.find_triggers(sent, lex):
+        for trig, cls in rules.find_triggers(sent, lex, context=context):
             p = rules.analyse(trig, cls, lex)
             status = rules.decide_status(p, sent, lex)
             if status is None:
@@ -321,6 +323,12 @@ class ClaimExtractor:
 
 _SPEECH_VERBS = frozenset({"say", "tell", "add", "insist", "claim", "state", "explain", "note", "quote", "report",
                            "announce", "declare", "deny", "warn", "stress"})
+
+
+def _same_paragraph(a: Span, b: Span) -> bool:
+    first, second = (a, b) if a.start < b.start else (b, a)
+    between = first.doc[first.end - 1:second.start]
+    return not any("\n" in t.text or "\n" in t.whitespace_ for t in between)
 
 
 def _src_dict(src: rules.Source | None) -> dict | None:

@@ -333,8 +333,10 @@ def sentence_has_trigger(sent: Span, lex: Lexicon) -> bool:
     return False
 
 
-def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
-    """Tokens that name talks, a deal or a proposal, with their class."""
+def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list[tuple[Token, str]]:
+    """Tokens that name talks, a deal or a proposal, with their class. `context`: the neighbouring
+    sentences of the paragraph, which can make a weak word count ('"There is no agreement," he said of
+    the truce talks')."""
     out: list[tuple[Token, str]] = []
     seen_heads: set[int] = set()
     for t in sent:
@@ -379,7 +381,8 @@ def find_triggers(sent: Span, lex: Lexicon) -> list[tuple[Token, str]]:
             continue
         if cls == "talk" and t.pos_ == "VERB" and not _talk_verb_has_sides(t, lex):
             continue
-        if (lw in lex.weak or lm in lex.weak) and not _sentence_has_sides(sent, lex) and not _strong_cue_in(sent, lex):
+        if (lw in lex.weak or lm in lex.weak) and not _sentence_has_sides(sent, lex) and not _strong_cue_in(sent, lex) \
+                and not any(_strong_cue_in(c, lex) and _sentence_has_sides(c, lex) for c in context):
             continue
         seen_heads.add(t.i)
         out.append((t, cls))
