@@ -237,6 +237,19 @@ def test_order_of_runs_does_not_duplicate(warehouse, load):
     assert len(_evidence(warehouse, row[0])) == 4
 
 
+def test_the_head_pair_conflicts_under_the_rule_it_names(warehouse, load):
+    """Both sources say 'planned' and 'denied': the two claims shown side by side are a conflicting pair."""
+    planned_a = load.claim("axios", "planned", published=DAY0)
+    load.claim("tass", "planned", published=DAY0 + timedelta(hours=1))
+    load.claim("axios", "denied", published=DAY0 + timedelta(hours=2))
+    denied_b = load.claim("tass", "denied", published=DAY0 + timedelta(hours=3))
+    cx.detect(warehouse)
+    (k,) = cx.list_contradictions(warehouse)
+    assert (k["a"]["claim_id"], k["b"]["claim_id"]) == (planned_a, denied_b)  # the earliest pair
+    assert k["rule"] == "denied_vs_planned"
+    assert len(k["evidence_a"]) == len(k["evidence_b"]) == 2
+
+
 def test_twelve_articles_against_five_is_one_contradiction_with_seventeen_pieces_of_evidence(warehouse, load):
     for i in range(12):
         load.claim(
