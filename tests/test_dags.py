@@ -142,6 +142,21 @@ def _content(dsn: str) -> dict[str, list[str]]:
     }
 
 
+def _asset_events(dr) -> list[tuple[str, dict]]:
+    """(asset name, extra) of the Asset events a DAG run emitted, from the metadata DB."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = (
+            session.query(AssetModel.name, AssetEvent.extra)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .filter(AssetEvent.source_dag_id == dr.dag_id, AssetEvent.source_run_id == dr.run_id)
+            .all()
+        )
+    return [(name, dict(extra)) for name, extra in rows]
+
+
 def _counts(dsn: str) -> dict[str, int]:
     conn = wh.connect(dsn)
     try:
@@ -308,6 +323,10 @@ def test_ingest_dag_loads_articles_and_claims_and_a_rerun_changes_no_rows(
     assert [(k, str(d), s) for k, d, s, _ in runs] == [("airflow", "2026-11-24", "success")]
     assert runs[0][3]["claims"] == first["claims"] and runs[0][3]["feeds_failed"] == 0
     assert _query(warehouse_dsn, "select count(*) from talkwatch.articles where extract_status = 'pending'") == [(0,)]
+    run_id = _query(warehouse_dsn, "select run_id from talkwatch.runs")[0][0]
+    # the claims Asset event carries the warehouse run: talkwatch_contradictions attributes its work to it
+    assert _asset_events(dr) == [("talkwatch_claims", {"run_id": run_id, "night": "2026-11-24",
+                                                       "claims": first["claims"]})]
     content = _content(warehouse_dsn)
 
     _run(dag)  # the same night again
@@ -455,6 +474,7 @@ def test_a_warehouse_that_is_down_fails_the_night_after_a_retry_and_mails_the_op
     assert states["load_feeds"] == ("success", 1)
     assert states["start_run"] == ("failed", 2)  # retried once, then failed for good
     assert states["extract_claims"][0] == states["finish_run"][0] == "upstream_failed"
+    assert _asset_events(dr) == []  # a failed night schedules no contradictions run
 
     assert len(inbox.messages) == 1  # the final failure, not the retry
     rcpt, raw = inbox.messages[0]
