@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import re
@@ -462,6 +463,37 @@ def claim_key(claim: Claim) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
+# the columns a claims load writes (published_at comes from the article), in the staging table's order
+_CLAIM_LOAD_COLUMNS = (
+    "article_id", "claim_index", "claim_key", "parties", "parties_key", "status", "topic", "source", "source_key",
+    "source_org", "reported_by", "mediator", "venue", "hedged", "event_time", "evidence", "extractor_version", "run_id",
+)
+_CLAIMS_STAGING = """
+create temp table tw_claims_in (
+    ord bigint, article_id bigint, claim_index integer, claim_key text, parties text[], parties_key text,
+    status text, topic text, source text, source_key text, source_org text, reported_by text, mediator text,
+    venue text, hedged boolean, event_time text, evidence text, extractor_version text, run_id bigint
+) on commit drop
+"""
+_COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
+
+
+def _copy_field(value) -> str:
+    """One value in COPY's text format (NULL as \\N; backslash, tab, newline, CR escaped)."""
+    if value is None:
+        return "\\N"
+    if value is True or value is False:
+        return "t" if value else "f"
+    if isinstance(value, list):  # text[]: quoted elements, then escaped as a whole
+        value = "{" + ",".join('"' + str(x).replace("\\", "\\\\").replace('"', '\\"') + '"' for x in value) + "}"
+    text = value if isinstance(value, str) else str(value)
+    if _COPY_SPECIAL.search(text) is None:
+        return text
+    if "\x00" in text:  # as psycopg2 refuses it in a query: PostgreSQL text cannot hold NUL
+        raise ValueError("A string literal cannot contain NUL (0x00) characters.")
+    return text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+
+
 def store_claims(
     conn,
     results: Iterable[tuple[int, list[Claim]]],
@@ -475,47 +507,45 @@ def store_claims(
     Idempotent: claims are unique per (article, content key), and only pending articles change.
     Returns the number of claims inserted. `before_commit` runs inside the open transaction, after
     the writes (the fault-injection tests kill the process there).
+
+    The rows are COPYed into a temporary staging table, then inserted in one statement (in input
+    order, so claim ids follow the articles and claim indexes): a tenth of the round trips and
+    none of the per-row quoting of a multi-row INSERT.
     """
-    inserted = 0
-    rows = []
+    buf = io.StringIO()
     done_ids = []
+    n_rows = 0
     for article_id, claims in results:
         done_ids.append(article_id)
         for i, c in enumerate(claims):
-            rows.append(
-                (
-                    article_id, i, claim_key(c), list(c.parties), "|".join(c.parties), c.status, c.topic,
-                    c.source, c.source_key, c.source_org, c.reported_by, c.mediator, c.venue, c.hedged,
-                    c.event_time, c.evidence, extractor_version, run_id,
-                )
+            row = (
+                n_rows, article_id, i, claim_key(c), list(c.parties), "|".join(c.parties), c.status, c.topic,
+                c.source, c.source_key, c.source_org, c.reported_by, c.mediator, c.venue, c.hedged,
+                c.event_time, c.evidence, extractor_version, run_id,
             )
+            buf.write("\t".join(map(_copy_field, row)))
+            buf.write("\n")
+            n_rows += 1
+    inserted = 0
     with transaction(conn) as cur:
-        if rows:
-            result = psycopg2.extras.execute_values(
-                cur,
-                """
-                insert into talkwatch.claims
-                    (article_id, claim_index, claim_key, parties, parties_key, status, topic, source,
-                     source_key, source_org, reported_by, mediator, venue, hedged, event_time, evidence,
-                     extractor_version, run_id, published_at)
-                select v.article_id, v.claim_index, v.claim_key, v.parties, v.parties_key, v.status,
-                       v.topic, v.source, v.source_key, v.source_org, v.reported_by, v.mediator, v.venue,
-                       v.hedged, v.event_time, v.evidence, v.extractor_version, v.run_id, a.published_at
-                  from (values %s) as v (article_id, claim_index, claim_key, parties, parties_key, status,
-                                         topic, source, source_key, source_org, reported_by, mediator,
-                                         venue, hedged, event_time, evidence, extractor_version, run_id)
+        if n_rows:
+            buf.seek(0)
+            cur.execute(_CLAIMS_STAGING)
+            cur.copy_expert("copy tw_claims_in from stdin", buf)
+            columns = ", ".join(_CLAIM_LOAD_COLUMNS)
+            cur.execute(
+                f"""
+                insert into talkwatch.claims ({columns}, published_at)
+                select {", ".join(f"v.{c}" for c in _CLAIM_LOAD_COLUMNS)}, a.published_at
+                  from tw_claims_in v
                   join talkwatch.articles a on a.article_id = v.article_id
                  where a.extract_status = 'pending'
+                 order by v.ord
                 on conflict (article_id, claim_key) do nothing
-                returning claim_id
-                """,
-                rows,
-                template="(%s::bigint, %s::int, %s, %s::text[], %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-                "%s::boolean, %s, %s, %s, %s::bigint)",
-                fetch=True,
-                page_size=1000,
+                """  # noqa: S608 - fixed column names
             )
-            inserted = len(result)
+            inserted = cur.rowcount
+            cur.execute("drop table tw_claims_in")
         if done_ids:
             cur.execute(
                 """

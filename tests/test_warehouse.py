@@ -61,6 +61,38 @@ def test_store_claims_is_idempotent_and_marks_article_done(warehouse):
     assert rows[0][2] == datetime(2024, 8, 18, tzinfo=timezone.utc)
 
 
+def test_store_claims_keeps_awkward_text_verbatim(warehouse):
+    """The load goes through COPY: tabs, newlines, backslashes, quotes and \\N-lookalikes come back as they went in."""
+    with wh.transaction(warehouse) as cur:
+        aid = _article_row(cur)
+    evidence = 'Tab\there, "quotes", back\\slash, \\N, \\t literal,\r\nnew line; «Ukraine» — Україна, מלחמה ‏'
+    claims = [
+        _claim(evidence=evidence, source='Org "X" \\ Y', source_key="org-x-y", venue="", mediator=None,
+               source_org="Line\nbreak", hedged=True, event_time="2024-08"),
+        _claim(parties=["HAMAS", "ISR"], status="agreed", topic="hostages"),
+    ]
+    assert wh.store_claims(warehouse, [(aid, claims)], extractor_version="t\\v") == 2
+    with warehouse.cursor() as cur:
+        cur.execute(
+            "select claim_index, parties, evidence, source, venue, mediator, source_org, hedged, event_time, "
+            "extractor_version, claim_key from talkwatch.claims order by claim_id"
+        )
+        first, second = cur.fetchall()
+    warehouse.commit()
+    assert first[:10] == (0, ["RUS", "UKR"], evidence, 'Org "X" \\ Y', "", None, "Line\nbreak", True, "2024-08", "t\\v")
+    assert first[10] == wh.claim_key(claims[0])
+    assert second[:2] == (1, ["HAMAS", "ISR"])
+
+
+def test_claim_with_nul_byte_is_refused_and_nothing_is_stored(warehouse):
+    with wh.transaction(warehouse) as cur:
+        aid = _article_row(cur)
+    with pytest.raises(ValueError, match="NUL"):
+        wh.store_claims(warehouse, [(aid, [_claim(evidence="no\x00talks")])], extractor_version="t")
+    assert wh.table_counts(warehouse)["claims"] == 0
+    assert [a.article_id for a in wh.pending_articles(warehouse)] == [aid]
+
+
 def test_claim_with_bad_source_key_is_rejected_by_the_schema(warehouse):
     with wh.transaction(warehouse) as cur:
         aid = _article_row(cur)
