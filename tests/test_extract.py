@@ -300,3 +300,11 @@ def test_a_weak_word_counts_next_to_a_sentence_about_the_talks(nlp):
     claims = _claims(nlp, text)
     assert ("no_deal", "Mohammed Abdulsalam") in {(c.status, c.source) for c in claims}
     assert _claims(nlp, "There is no agreement on the new timetable, the school board said.") == []
+
+
+@pytest.mark.slow
+def test_talks_in_a_ceasefire_story_take_its_topic(nlp):
+    text = ("The Colombian government and the ELN agreed a bilateral ceasefire on Friday. "
+            "The deal followed three rounds of talks in Havana, negotiators said.")
+    topics = {(c.status, c.topic) for c in _claims(nlp, text)}
+    assert ("held", "ceasefire") in topics and ("agreed", "ceasefire") in topics

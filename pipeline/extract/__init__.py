@@ -127,7 +127,8 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             evidence=c["evidence"], source_org=org, reported_by=article.outlet or None,
             mediator=c.get("mediator"), venue=c.get("venue"), hedged=bool(c.get("hedged")),
             event_time=event_time,
-            extra={"trigger": c.get("trigger"), "start_char": c["start_char"], "extractor": EXTRACTOR_VERSION},
+            extra={"trigger": c.get("trigger"), "cls": c.get("cls"), "start_char": c["start_char"],
+                   "extractor": EXTRACTOR_VERSION},
         )
         out.append(seen[k])
     return _one_deal_one_name(out)
@@ -135,6 +136,7 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
 
 _CEASEFIRES = {"ceasefire", "partial_ceasefire"}
 _BARE_DEALS = {"deal", "deals", "agreement", "agreements", "accord", "pact"}
+_TALK_STATES = {"planned", "ongoing", "held"}
 
 
 def _one_deal_one_name(claims: list[Claim]) -> list[Claim]:
@@ -148,6 +150,8 @@ def _one_deal_one_name(claims: list[Claim]) -> list[Claim]:
         for c in claims:
             if c.topic == "peace_deal" and (c.extra.get("trigger") or "").lower() in _BARE_DEALS:
                 c.topic = story
+            elif c.topic == "peace_deal" and c.status in _TALK_STATES and c.extra.get("cls") == "talk":
+                c.topic = story  # the talks of a ceasefire story are that ceasefire's talks
     cease = {(tuple(c.parties), c.status, c.source_key, c.event_time) for c in claims if c.topic in _CEASEFIRES}
     kept = [c for c in claims if not (
         c.topic == "hostages" and (tuple(c.parties), c.status, c.source_key, c.event_time) in cease)]

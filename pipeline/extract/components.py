@@ -250,6 +250,7 @@ class ClaimExtractor:
                 "start_char": sent.start_char,
                 "end_char": sent.end_char,
                 "trigger": trig.text,
+                "cls": cls,
             }
             if topic == "peace_deal" and any(c.dep_ == "det" and c.lower_ in ("these", "those", "such", "the", "no", "any")
                                              for c in trig.children):
