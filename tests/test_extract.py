@@ -308,3 +308,15 @@ def test_talks_in_a_ceasefire_story_take_its_topic(nlp):
             "The deal followed three rounds of talks in Havana, negotiators said.")
     topics = {(c.status, c.topic) for c in _claims(nlp, text)}
     assert ("held", "ceasefire") in topics and ("agreed", "ceasefire") in topics
+
+
+@pytest.mark.slow
+def test_deals_and_talks_of_one_side_with_an_outsider_are_not_the_conflicts(nlp):
+    text = ("Russia's Gazprom and China's CNPC signed a 30-year gas supply deal in Beijing on Tuesday. "
+            "Nigeria signed a loan agreement with the World Bank on Thursday. "
+            "Ukrainian and Polish agriculture ministers held talks in Warsaw about grain imports.")
+    assert _claims(nlp, text) == []
+    # a mediator or a side's representative from abroad is no outsider
+    claims = _claims(nlp, "Nigerian officials said a deal was reached in talks with a Saudi Arabia-based Boko "
+                          "Haram representative, mediated by Chad.", published="2014-10-20")
+    assert {c.parties[0] for c in claims} == {"BOKO_HARAM"} and claims

@@ -210,6 +210,8 @@ class ClaimExtractor:
                 parties = rules.choose_parties(found, ctx, sent, lex) or []
             if not parties:
                 continue
+            if rules.talks_with_outsider(p, parties, mediator, ctx, lex):
+                continue  # "Russia and China signed a gas deal": not the conflict's talks
             att = rules.attribute(p, sent, ctx, state, lex)
             if att.anonymous and att.counter is None:
                 continue

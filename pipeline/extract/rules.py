@@ -885,6 +885,69 @@ def sentence_actors(sent: Span, ctx: ArticleContext, lex: Lexicon) -> tuple[list
     return parties, mediator, venue
 
 
+def _with_conjuncts(t: Token) -> list[Token]:
+    """A token and the tokens coordinated with it ("Russia and China")."""
+    out = [t]
+    for c in t.children:
+        if c.dep_ == "conj":
+            out.extend(_with_conjuncts(c))
+    return out
+
+
+_OUTSIDE = "__outside__"
+
+
+def _participant_codes(n: Token, ctx: ArticleContext, lex: Lexicon) -> list[str]:
+    """Who a participant phrase names: its head's actor, else the actors (or unknown countries and
+    organisations) among the words that qualify the head ("Ukrainian and Polish ministers")."""
+    def classify(t: Token) -> str | None:
+        a = ctx.actor_at.get(t.i)
+        if a is not None:
+            return a[0]
+        if t.pos_ in ("PROPN", "ADJ") and t.ent_type_ in ("GPE", "NORP", "ORG"):
+            ent = next((e for e in t.doc.ents if e.start <= t.i < e.end), None)
+            words = {lem(x) for x in ent} if ent is not None else {lem(t)}
+            if ent is not None and any(ctx.actor_at.get(x.i) for x in ent):
+                return None
+            if words & (lex.gaz.generic_state | lex.gaz.generic_nonstate | lex.side_words
+                        | {"ministry", "army", "force", "forces", "military", "front", "movement"}):
+                return None  # "the Federal Government of Nigeria": a side, whatever NER calls it
+            return _OUTSIDE  # a country or a body the gazetteer does not know
+        return None
+
+    head = classify(n)
+    if head is not None:
+        return [head]
+    out = []
+    for m in n.children:
+        if m.dep_ in ("amod", "compound", "poss", "nmod"):
+            out.extend(c for t in _with_conjuncts(m) if (c := classify(t)) is not None)
+    return out
+
+
+def talks_with_outsider(p: Predicate, parties: list[str], mediator: str | None, ctx: ArticleContext,
+                        lex: Lexicon) -> bool:
+    """Are the talks or the deal explicitly between one side and somebody else ("Russia's Gazprom and
+    China's CNPC signed a gas deal", "Nigeria signed a loan agreement with the World Bank")? The
+    participants are the predicate's subject and its "with"/"between" objects; a mediator is none."""
+    nodes: list[Token] = []
+    if p.verb is not None:
+        subj = subject_of(p.verb)
+        if subj is not None and not (subj.left_edge.i <= p.trigger.i <= subj.right_edge.i):
+            nodes.extend(_with_conjuncts(subj))
+    for tok in {p.trigger, p.verb} - {None}:
+        for c in tok.children:
+            if c.dep_ == "prep" and c.lower_ in ("with", "between"):
+                for g in c.children:
+                    if g.dep_ == "pobj":
+                        nodes.extend(_with_conjuncts(g))
+    codes = [c for n in nodes for c in _participant_codes(n, ctx, lex)]
+    named = {c for c in codes if c in parties}
+    outsider = any(c == _OUTSIDE or (c not in parties and c != mediator
+                                     and lex.gaz.actors[c].kind in ("state", "nonstate")) for c in codes)
+    return outsider and len(named) < 2
+
+
 def choose_parties(found: list[str], ctx: ArticleContext, sent: Span, lex: Lexicon) -> list[str] | None:
     gaz = lex.gaz
     fs = set(found)
