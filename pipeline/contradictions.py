@@ -68,6 +68,9 @@ class DetectResult:
     claims_checked: int = 0
     new_contradiction_ids: list[int] = field(default_factory=list)
     evidence_attached: int = 0
+    # for benchmarks and logs: conflicting pairs found, seconds per step
+    pairs: int = field(default=0, compare=False)
+    timings: dict[str, float] = field(default_factory=dict, compare=False)
 
 
 _SNAPSHOT_NEW = """
@@ -307,7 +310,7 @@ def detect(conn, *, run_id: int | None = None) -> DetectResult:
     params = {"window": WINDOW_DAYS, "run_id": run_id}
     conn.rollback()
     result = DetectResult()
-    timings: dict[str, float] = {}
+    timings = result.timings
 
     def step(cur, name: str, query: str) -> int:
         t0 = time.perf_counter()
@@ -330,7 +333,7 @@ def detect(conn, *, run_id: int | None = None) -> DetectResult:
         step(cur, "snapshot", "analyze tw_new")
         step(cur, "pairs", _PROBES)
         step(cur, "pairs", "analyze tw_probe")
-        n_pairs = step(cur, "pairs", _PAIRS)
+        n_pairs = result.pairs = step(cur, "pairs", _PAIRS)
         if n_pairs:
             step(cur, "pairs", "analyze tw_pairs (pair_id, key_no, event_period)")
             step(cur, "periods", _CANDIDATES)
