@@ -135,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=10, help="items (article pages) per feed")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--host-delay", type=float, default=0.05, help="politeness delay per host")
-    parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument("--only", choices=("parallel", "nights"), default=None,
+                        help="run one comparison: parallel vs sequential fetch, or the no-change night")
+    parser.add_argument("--out", type=Path, default=None, help="result JSON (default: bench/results/fetch[_ONLY].json)")
     parser.add_argument("--time-limit", type=int, default=300, help="abort after this many seconds")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -155,12 +157,17 @@ def main(argv: list[str] | None = None) -> int:
         parallel = FetchSettings(max_workers=args.workers, **base)
 
         timed(items[:2], parallel)  # warm-up: imports, first connections
-        seq_s, seq_results = timed(items, sequential)
-        par_s, par_results = timed(items, parallel)
-        full = FetchSettings(max_workers=args.workers, **{**base, "fetch_fulltext": True})
-        night1_s, night1_results, built = ingest(items, full)
-        states = [FeedState(etag=r.etag, last_modified=r.last_modified) for r in night1_results]
-        night2_s, night2_results, _ = ingest(list(zip(specs, states, strict=True)), full)
+        seq_s = par_s = night1_s = night2_s = None
+        seq_results = par_results = night1_results = night2_results = []
+        built = 0
+        if args.only in (None, "parallel"):
+            seq_s, seq_results = timed(items, sequential)
+            par_s, par_results = timed(items, parallel)
+        if args.only in (None, "nights"):
+            full = FetchSettings(max_workers=args.workers, **{**base, "fetch_fulltext": True})
+            night1_s, night1_results, built = ingest(items, full)
+            states = [FeedState(etag=r.etag, last_modified=r.last_modified) for r in night1_results]
+            night2_s, night2_results, _ = ingest(list(zip(specs, states, strict=True)), full)
     finally:
         for srv in servers:
             srv.shutdown()
@@ -176,30 +183,62 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "params": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "distinct_hosts": len({s.server_address for s in servers}),
-        "parallel_vs_sequential": {
+    }
+    if seq_s is not None:
+        report["parallel_vs_sequential"] = {
             "sequential_s": round(seq_s, 3), "parallel_s": round(par_s, 3), "ratio": round(par_s / seq_s, 3),
             "target": "<= 0.25", "ok_sequential": count(seq_results, "ok"), "ok_parallel": count(par_results, "ok"),
             "entries": sum(len(r.entries) for r in par_results),
-        },
-        "no_change_night": {
+        }
+    if night1_s is not None:
+        report["no_change_night"] = {
             "stage": "ingest: feeds + full-text pages (no extraction, no warehouse)",
             "first_night_s": round(night1_s, 3), "articles_first_night": built,
             "second_night_s": round(night2_s, 3), "not_modified": count(night2_results, "not_modified"),
             "ratio": round(night2_s / night1_s, 3), "target": "<= 0.10",
-            "fetch_only_ratio": round(night2_s / par_s, 3),
-        },
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(report, indent=2) + "\n")
-    pv, nc = report["parallel_vs_sequential"], report["no_change_night"]
+        }
+        if par_s is not None:
+            report["no_change_night"]["fetch_only_ratio"] = round(night2_s / par_s, 3)
+    out = args.out or RESULTS.with_name(f"fetch_{args.only}.json" if args.only else "fetch.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
     print(f"{args.feeds} feeds on {report['distinct_hosts']} hosts, {args.delay * 1000:.0f} ms per response, "
           f"host delay {args.host_delay * 1000:.0f} ms, {args.workers} workers")
-    print(f"sequential {pv['sequential_s']:.2f} s, parallel {pv['parallel_s']:.2f} s: ratio {pv['ratio']:.3f}")
-    print(f"no-change night (all 304) {nc['second_night_s']:.2f} s vs first night {nc['first_night_s']:.2f} s "
-          f"({nc['articles_first_night']} articles with full text): ratio {nc['ratio']:.3f} "
-          f"({nc['not_modified']} not modified); fetch stage alone: {nc['fetch_only_ratio']:.3f}")
-    print(f"wrote {args.out}")
+    if "parallel_vs_sequential" in report:
+        pv = report["parallel_vs_sequential"]
+        print(f"sequential {pv['sequential_s']:.2f} s, parallel {pv['parallel_s']:.2f} s: ratio {pv['ratio']:.3f}")
+    if "no_change_night" in report:
+        nc = report["no_change_night"]
+        print(f"no-change night (all 304) {nc['second_night_s']:.2f} s vs first night {nc['first_night_s']:.2f} s "
+              f"({nc['articles_first_night']} articles with full text): ratio {nc['ratio']:.3f} "
+              f"({nc['not_modified']} not modified)")
+    print(f"wrote {out}")
     return 0
+
+
+def rows(report: dict) -> list:
+    """The benchmark table's lines for run_all."""
+    from bench.common import Row
+
+    p = report["params"]
+    out = []
+    if "parallel_vs_sequential" in report:
+        pv = report["parallel_vs_sequential"]
+        out.append(Row(
+            benchmark=f"fetch {p['feeds']} local feeds, {p['delay'] * 1000:.0f} ms per response: parallel",
+            baseline=f"sequential: {pv['sequential_s']:.1f} s", measured=pv["ratio"], unit="ratio", target="<= 0.25",
+            detail=f"parallel {pv['parallel_s']:.1f} s; {p['workers']} workers, {report['distinct_hosts']} hosts, "
+                   f"{p['host_delay'] * 1000:.0f} ms politeness per host",
+        ))
+    if "no_change_night" in report:
+        nc = report["no_change_night"]
+        out.append(Row(
+            benchmark=f"no-change second night, {p['feeds']} local feeds (ingest stage: feeds + pages)",
+            baseline=f"first night: {nc['first_night_s']:.1f} s, {nc['articles_first_night']} articles with full text",
+            measured=nc["ratio"], unit="ratio", target="<= 0.1",
+            detail=f"second night {nc['second_night_s']:.2f} s, {nc['not_modified']} feeds answered 304",
+        ))
+    return out
 
 
 if __name__ == "__main__":
