@@ -13,5 +13,6 @@ setup:
 lint: setup
 	.venv/bin/ruff check pipeline dags tests bench
 
+# every benchmark and its table (bench/README.md); `make bench BENCH_ARGS=--quick` for a scaled-down run
 bench: setup
-	.venv/bin/python bench/run_all.py
+	.venv/bin/python bench/run_all.py $(BENCH_ARGS)
