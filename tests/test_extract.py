@@ -320,3 +320,21 @@ def test_deals_and_talks_of_one_side_with_an_outsider_are_not_the_conflicts(nlp)
     claims = _claims(nlp, "Nigerian officials said a deal was reached in talks with a Saudi Arabia-based Boko "
                           "Haram representative, mediated by Chad.", published="2014-10-20")
     assert {c.parties[0] for c in claims} == {"BOKO_HARAM"} and claims
+
+
+@pytest.mark.slow
+def test_open_to_talks_is_a_proposal_and_no_truce_without_a_condition_a_refusal(nlp):
+    c = _one(_claims(nlp, "Russian Foreign Minister Sergei Lavrov said Moscow was open to talks with Kyiv."), "proposed")
+    assert c.source == "Sergei Lavrov"
+    c = _one(_claims(nlp, "Ukrainian President Volodymyr Zelensky said there could be no ceasefire until Russian "
+                          "troops leave Ukrainian territory."), "rejected")
+    assert c.source == "Volodymyr Zelensky"
+
+
+@pytest.mark.slow
+def test_a_headline_name_before_a_colon_speaks_but_a_rubric_does_not(nlp):
+    claims = _claims(nlp, "Ethiopian forces kept fighting in the north on Friday.",
+                     title="Abiy Ahmed: no talks with the TPLF until it disarms")
+    assert [(c.status, c.source) for c in claims] == [("rejected", "Abiy Ahmed")]
+    claims = _claims(nlp, "Shelling continued in the east.", title="Ukraine round-up: little progress in peace talks")
+    assert {c.source for c in claims} == {"Test Wire"}

@@ -669,6 +669,14 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     h = p.trigger.head
     if h.lower_ in ("before", "until") and any(c.lower_ == "any" for c in p.trigger.children):
         return "rejected"
+    # "no ceasefire without a withdrawal", "there can be no talks until ...": a condition, a refusal
+    if p.negated and any(t.lower_ in ("without", "until", "unless") for t in
+                         [*p.trigger.subtree, *(v.children if v is not None else [])] if t.i > p.trigger.i):
+        return "rejected"
+    # "Moscow is open to talks", "ready for negotiations": a position
+    if v is not None and v.pos_ == "ADJ" and lem(v) in ("open", "ready", "willing", "prepared") and any(
+            c.dep_ == "prep" and c.lower_ in ("to", "for") for c in v.children):
+        return "rejected" if p.negated else "proposed"
     on_what = {lem(g) for c in (v.children if v is not None else []) if c.dep_ == "prep" for g in c.children}
     if p.negated and (L | on_what) & {"card", "cards", "table", "agenda"}:
         return "rejected"
@@ -1416,6 +1424,17 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
             subj = subject_of(t)
             if subj is not None:
                 return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)
+    # headline "Zelensky: no ceasefire without withdrawal" -- the name before the colon speaks
+    m = _HEADLINE_SPEAKER.match(sent.text)
+    if m and start.i > sent.start + 1:
+        span = sent.char_span(sent.start_char + m.start(1), sent.start_char + m.end(1), alignment_mode="expand")
+        whole_actor = span is not None and any(
+            sp.start == span.start and sp.end == span.end for sp in span.doc.spans.get("tw_actors", []))
+        if span is not None and (whole_actor or all(t.ent_type_ == "PERSON" for t in span)):
+            # a name, not a rubric ("Ukraine round-up: ...", "Analysis: ...")
+            src = resolve_source(span.root, ctx, state, lex)
+            if src.kind != "outlet":
+                return Attribution(src, speaker_token=span.root)
     # trailing ", X says" that the parser did not attach (headlines)
     m = _TRAILING_SAY.search(sent.text)
     if m:
@@ -1467,6 +1486,7 @@ def _inside_description(t: Token, subj: Token) -> bool:
     return False
 
 
+_HEADLINE_SPEAKER = re.compile(r"\s*([A-Z][\w.'’\- ]{1,40}?)\s*:\s+\S")
 _TRAILING_SAY = re.compile(r",\s*((?:the\s+)?[A-Za-z][\w.\-' ]{1,60}?)\s+(?:says?|said|reports?|reported|tells?|told|announces?)\s*[.!]?\s*$", re.I)
 
 
