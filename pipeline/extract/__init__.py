@@ -108,7 +108,7 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
         if text is not None and c.get("end_char"):
             c = {**c, "evidence": text[c["start_char"]:c["end_char"]].strip()}
         scope = c.get("time_text") or c["evidence"]
-        event_time = resolve_event_time(scope, published)
+        event_time = resolve_event_time(scope, published, future=bool(c.get("future")) or c["status"] == "planned")
         if event_time is None and c.get("context_time_text") and not mentions_time(scope):
             inherited = resolve_event_time(c["context_time_text"], published)
             # only a whole earlier year: months and days in a nearby sentence are too often about

@@ -253,6 +253,7 @@ class ClaimExtractor:
                 "end_char": sent.end_char,
                 "trigger": trig.text,
                 "cls": cls,
+                "future": p.future,
             }
             if topic == "peace_deal" and any(c.dep_ == "det" and c.lower_ in ("these", "those", "such", "the", "no", "any")
                                              for c in trig.children):

@@ -51,7 +51,15 @@ def _past_month(month: int, pub: date) -> int:
     return pub.year if month <= pub.month else pub.year - 1
 
 
-def resolve_event_time(text: str, published: date | None) -> str | None:
+def _month_year(month: int, pub: date, future: bool) -> int:
+    """Year of a bare month name: the next such month for a claim about the future ("talks will resume
+    in January", said in October), else the latest one not after publication."""
+    if future:
+        return pub.year if month >= pub.month else pub.year + 1
+    return _past_month(month, pub)
+
+
+def resolve_event_time(text: str, published: date | None, *, future: bool = False) -> str | None:
     """Return 'YYYY', 'YYYY-MM' or 'YYYY-MM-DD' for the first time expression in `text`, else None.
 
     Dates within NOW_WINDOW_DAYS of publication resolve to None ("around publication").
@@ -80,7 +88,7 @@ def resolve_event_time(text: str, published: date | None) -> str | None:
             if kind in ("month_day", "day_month"):
                 mon, day = (m.group(1), m.group(2)) if kind == "month_day" else (m.group(2), m.group(1))
                 month = _month(mon)
-                d = date(_past_month(month, published) if month != published.month else published.year,
+                d = date(_month_year(month, published, future) if month != published.month else published.year,
                          month, int(day))
                 return _near(d, published, before)
             if kind == "ago":
@@ -106,7 +114,7 @@ def resolve_event_time(text: str, published: date | None) -> str | None:
                 month = _month(m.group(1))
                 if month == published.month:
                     return None
-                return f"{_past_month(month, published):04d}-{month:02d}"
+                return f"{_month_year(month, published, future):04d}-{month:02d}"
             if kind == "in_year":
                 if m.group(1).lower() in ("since", "until", "from", "by"):
                     return None
