@@ -56,6 +56,9 @@ def feed_body(feed: int, items: int, base: str) -> bytes:
 def make_handler(delay: float, items: int) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        # headers and body go out as two writes: without TCP_NODELAY the body waits for the client's
+        # delayed ACK, 40 ms per response that no real web server adds
+        disable_nagle_algorithm = True
 
         def do_GET(self) -> None:  # noqa: N802 - http.server API
             time.sleep(delay)

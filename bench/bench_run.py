@@ -78,6 +78,9 @@ class Site:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # headers and body go out as two writes: without TCP_NODELAY the body waits for the client's
+            # delayed ACK, 40 ms per response that no real web server adds
+            disable_nagle_algorithm = True
 
             def _send(self, status: int, body: bytes, ctype: str, headers: dict | None = None) -> None:
                 self.send_response(status)
