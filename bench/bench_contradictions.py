@@ -165,8 +165,7 @@ def main(argv: list[str] | None = None) -> int:
                     help="PostgreSQL server DSN to create scratch databases on (default: TALKWATCH_BENCH_DSN, "
                          "else a throwaway embedded server under /tmp)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    logging.getLogger("pipeline").setLevel(logging.WARNING)
+    common.setup_logging()
     result = measure(args)
     path = common.write_json("contradictions", result)
     for r in rows(result):

@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", type=int, default=0, help="cProfile the project side; print the top N functions")
     ap.add_argument("--phase", choices=("bare", "project"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    common.setup_logging()
     if args.phase:
         print(json.dumps(phase(args.phase, args.articles, args.batch_size, args.n_process, args.model, args.profile)))
         return 0

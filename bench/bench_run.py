@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-process", type=int, default=1)
     ap.add_argument("--server", default=None, help="server DSN (default: TALKWATCH_BENCH_DSN, else embedded)")
     args = ap.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    common.setup_logging()
     result = measure(args)
     path = common.write_json("run", result)
     for r in rows(result):

