@@ -21,6 +21,7 @@ import json
 import logging
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -185,6 +186,7 @@ def measure(args) -> dict:
         for srv in servers:
             srv.shutdown()
             srv.server_close()
+        shutil.rmtree(workdir, ignore_errors=True)
     # one process: its own peak RSS (getrusage, exact); with spaCy workers: the sampled PSS sum of the tree
     if args.n_process > 1 and first["peak_tree_pss_mb"]:
         peak = first["peak_tree_pss_mb"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Iterator
@@ -248,6 +249,7 @@ def server_dsn(dsn: str | None = None) -> Iterator[str]:
         yield server.get_uri("postgres")
     finally:
         server.cleanup()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _admin(server: str):
