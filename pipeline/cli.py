@@ -220,6 +220,14 @@ def cmd_feeds(args, settings: Settings) -> int:
 def cmd_db(args, settings: Settings) -> int:
     from pipeline import warehouse as wh
 
+    if args.db_command == "stop":
+        from pipeline import embedded
+
+        if settings.dsn:
+            raise CliError("TALKWATCH_DSN is set: the warehouse is not the embedded server, nothing to stop")
+        stopped = embedded.stop(settings.home)
+        print(f"embedded PostgreSQL under {settings.home} " + ("stopped" if stopped else "was not running"))
+        return 0
     if args.db_command == "dsn":
         try:
             print(wh.resolve_dsn(settings))
@@ -295,6 +303,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("dsn", help="print a DSN that psql accepts")
     dsub.add_parser("migrate", help="apply migrations and recreate the analyst views")
     dsub.add_parser("counts", help="row counts of the core tables")
+    dsub.add_parser("stop", help="stop the embedded PostgreSQL server (its data stays; the next command restarts it)")
     g = dsub.add_parser("grant-analyst", help="create a read-only analyst login")
     g.add_argument("name")
     g.add_argument("--password", help="login password (default: none; trust/peer auth)")

