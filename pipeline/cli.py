@@ -88,7 +88,9 @@ def cmd_run(args, settings: Settings) -> int:
     print(f"  feeds:               {summary.feeds} ({summary.feeds_failed} failed)")
     print(f"  new articles:        {summary.articles_new} (of {summary.entries_seen} entries)")
     print(f"  articles extracted:  {summary.articles_extracted}" +
-          (f" ({summary.articles_failed} failed)" if summary.articles_failed else ""))
+          (f" ({summary.articles_failed} failed)" if summary.articles_failed else "") +
+          (f"; {summary.articles_skipped} stored but skipped (see talkwatch.articles.extract_reason)"
+           if summary.articles_skipped else ""))
     print(f"  claims:              {summary.claims}")
     print(f"  new contradictions:  {summary.contradictions_new} ({summary.evidence_attached} evidence links)")
     print(f"  mails sent:          {summary.mails_sent}" +

@@ -42,6 +42,7 @@ class NightSummary:
     entries_seen: int = 0
     articles_new: int = 0
     articles_rejected: int = 0
+    articles_skipped: int = 0  # stored, not extracted: the recorded reason says why (e.g. not English)
     articles_extracted: int = 0
     articles_failed: int = 0
     claims: int = 0
@@ -328,6 +329,7 @@ def run_night(
                 summary.entries_seen = sum(r["entries_seen"] for r in rows)
                 summary.articles_new = sum(r["articles_new"] for r in rows)
                 summary.articles_rejected = sum(r.get("articles_rejected", 0) for r in rows)
+                summary.articles_skipped = sum(r.get("articles_skipped", 0) for r in rows)
                 step = "extract_claims"
                 progress("extracting claims")
                 ex = extract_pending(conn, settings, run_id=summary.run_id, nlp=nlp, progress=progress)

@@ -292,7 +292,7 @@ def store_fetch(
     content hash from another feed) only gains a sighting. Feed health is updated here.
     """
     articles = list(articles)
-    new = 0
+    new = skipped = 0
     rejected: list[str] = []
     with transaction(conn) as cur:
         for art in articles:
@@ -318,6 +318,7 @@ def store_fetch(
                 continue
             cur.execute("release savepoint store_article")
             new += int(created)
+            skipped += int(created and bool(art.skip_reason))
         ok = result.status in ("ok", "not_modified")
         cur.execute(
             """
@@ -352,7 +353,8 @@ def store_fetch(
                 "feed_id": feed_id,
             },
         )
-    return {"entries_seen": len(result.entries), "articles_new": new, "articles_rejected": len(rejected)}
+    return {"entries_seen": len(result.entries), "articles_new": new, "articles_skipped": skipped,
+            "articles_rejected": len(rejected)}
 
 
 def _json_text(value):

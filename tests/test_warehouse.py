@@ -141,3 +141,23 @@ def test_db_stop_stops_the_embedded_server_and_keeps_its_data(tmp_path):
     counts = cli("db", "counts")  # restarts it on demand, with the data it had
     assert counts.returncode == 0 and "claims" in counts.stdout
     cli("db", "stop")
+
+
+def test_a_stored_article_that_extraction_skips_is_counted_with_its_reason(warehouse):
+    from pipeline.articles import build_articles
+    from pipeline.feeds import FeedSpec
+    from tests.test_articles import NO_PAGES, _entry, _result
+
+    english = _entry("https://wire.example/en", guid="en", title="Ceasefire talks resume in Doha",
+                     summary="Negotiators from both sides met in Doha on Monday to resume ceasefire talks.")
+    russian = _entry("https://wire.example/ru", guid="ru", title="Переговоры о прекращении огня",
+                     summary="Министр иностранных дел заявил, что переговоры о прекращении огня продолжаются.")
+    result = _result(english, russian, language=None)
+    feed_id = wh.upsert_feed(warehouse, FeedSpec(url="https://wire.example/rss", outlet="Example Wire"))
+    counts = wh.store_fetch(warehouse, feed_id, None, result, build_articles(result, NO_PAGES))
+    assert counts["articles_new"] == 2 and counts["articles_skipped"] == 1
+    with warehouse.cursor() as cur:
+        cur.execute("select url, extract_status, extract_reason from talkwatch.articles order by url")
+        rows = cur.fetchall()
+    assert rows == [("https://wire.example/en", "pending", None),
+                    ("https://wire.example/ru", "skipped", "language:ru")]

@@ -376,7 +376,7 @@ def test_an_article_the_database_refuses_is_rejected_alone_with_its_reason(wareh
     result = FetchResult(spec, "ok", 200, spec.url, spec.url, False, None, None, 100, 5)
     counts = wh.store_fetch(warehouse, feed_id, None, result, [record(1, "a lone \ud800 surrogate"),
                                                                 record(2, "a clean neighbour")])
-    assert counts == {"entries_seen": 0, "articles_new": 1, "articles_rejected": 1}
+    assert counts == {"entries_seen": 0, "articles_new": 1, "articles_skipped": 0, "articles_rejected": 1}
     with warehouse.cursor() as cur:
         cur.execute("select guid from talkwatch.articles")
         assert cur.fetchall() == [("refused-2",)]
