@@ -120,7 +120,7 @@ class ClaimExtractor:
         for n, sent in enumerate(sents):
             new_paragraph = sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text)
             frame = state.get("time_frame")
-            state["prev_text"] = frame[1] if frame and n - frame[0] <= 3 else None
+            state["frame_text"] = frame[1] if frame and n - frame[0] <= 3 else None
             if new_paragraph:
                 state["quote_speaker"] = None
             state["in_quote"] = quote_flags[n]
@@ -248,7 +248,7 @@ class ClaimExtractor:
                 "time_text": scope,
                 # a past event told without a date takes the period of the last dated sentence, up to
                 # three sentences back ("... a commission in 2013. [...] But nothing materialised from the talks.")
-                "context_time_text": state.get("prev_text") if p.past else None,
+                "context_time_text": state.get("frame_text") if p.past else None,
                 "start_char": sent.start_char,
                 "end_char": sent.end_char,
                 "trigger": trig.text,
@@ -260,10 +260,11 @@ class ClaimExtractor:
                 topic = state.get("last_topic", {}).get(tuple(parties), topic)
                 base["topic"] = topic
             state.setdefault("last_topic", {})[tuple(parties)] = topic
+            own = att.source is None and not att.article_voice
             if not att.anonymous:
-                claims.append({**base, "source": _src_dict(src), "_own": att.source is None and not att.article_voice})
+                claims.append({**base, "source": _src_dict(src), "_own": own})
             for extra in rules.conj_statuses(p, lex) if not att.anonymous else ():
-                claims.append({**base, "status": extra, "source": _src_dict(src), "_own": att.source is None and not att.article_voice})
+                claims.append({**base, "status": extra, "source": _src_dict(src), "_own": own})
             if att.counter is not None and status in DENIAL_OF:
                 claims.append({**base, "status": DENIAL_OF[status], "hedged": base["hedged"],
                                "source": _src_dict(att.counter), "_own": False})
@@ -309,7 +310,7 @@ class ClaimExtractor:
     def _speaker(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> rules.Source | None:
         """Who speaks in this sentence: the named subject of its first speech verb outside quotation marks."""
         for t in sent:
-            if t.i in state["quoted"] or t.pos_ != "VERB" or rules.lem(t) not in _SPEECH_VERBS:
+            if t.i in state["quoted"] or t.pos_ != "VERB" or rules.lem(t) not in self.lex.speech_verbs:
                 continue
             subj = rules.subject_of(t)
             as_obj = next((c for c in t.children if c.dep_ == "dobj"), None)
@@ -323,10 +324,6 @@ class ClaimExtractor:
             if src.kind != "outlet":
                 return src
         return None
-
-
-_SPEECH_VERBS = frozenset({"say", "tell", "add", "insist", "claim", "state", "explain", "note", "quote", "report",
-                           "announce", "declare", "deny", "warn", "stress"})
 
 
 def _same_paragraph(a: Span, b: Span) -> bool:

@@ -64,6 +64,7 @@ class Lexicon:
         self.no_claim_nouns = c.words("no_claim_nouns")
         self.purpose_verbs = c.words("purpose_verbs")
         self.role_nouns = c.words("role_nouns")
+        self.speech_verbs = c.words("speech_verbs")
         self.side_words = c.words("side_words")
         self.path_noun_status = {str(k).lower(): str(v) for k, v in (c.raw.get("path_noun_status") or {}).items()}
         self.negations = c.words("negation_markers")
@@ -217,13 +218,9 @@ def _person_mentions(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> list[tuple[
     return sorted(out.values())
 
 
-def _role_in(tokens, lex: Lexicon) -> tuple[str | None, str | None]:
-    """The first role noun among `tokens` and the actor code named with it."""
-    role = code = None
-    for t in tokens:
-        if role is None and t.pos_ in ("NOUN", "PROPN") and lem(t) in lex.role_nouns:
-            role = lem(t)
-    return role, code
+def _role_in(tokens, lex: Lexicon) -> str | None:
+    """The first role noun among `tokens` (the actor named with it is found by `person_roles`)."""
+    return next((lem(t) for t in tokens if t.pos_ in ("NOUN", "PROPN") and lem(t) in lex.role_nouns), None)
 
 
 def person_roles(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> dict[str, list[tuple[int, str, str | None]]]:
@@ -245,7 +242,7 @@ def person_roles(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> dict[str, list[
                 and doc[j - 1].lower_ not in ("the", "a", "an") and start - j < 8:
             j -= 1
         before = list(doc[j:start])
-        role, _ = _role_in(before, lex)
+        role = _role_in(before, lex)
         add(role, start, name, code, before)
         # "a man claiming to be ... X": the noun before "claiming/purporting to be"
         k = j - 1
@@ -262,7 +259,7 @@ def person_roles(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> dict[str, list[
                     break
                 window.append(t)
             if window and window[0].lower_ in ("the", "a", "an", "his", "her") or (window and window[0].pos_ == "PROPN"):
-                role, _ = _role_in(window, lex)
+                role = _role_in(window, lex)
                 add(role, start, name, code, window)
         # apposition before the name: "the head of Nigeria's military, Air Chief Marshal Alex Badeh"
         if j - 1 > sent.start and doc[j - 1].text == ",":
@@ -274,7 +271,7 @@ def person_roles(doc: Doc, ctx: ArticleContext, lex: Lexicon) -> dict[str, list[
                 if t.lower_ in ("the", "a", "an"):
                     break
             if window and (window[0].lower_ in ("the", "a", "an") or window[0].pos_ == "PROPN"):
-                role, _ = _role_in(window, lex)
+                role = _role_in(window, lex)
                 add(role, start, name, code, window)
     return roles
 
