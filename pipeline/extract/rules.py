@@ -1137,13 +1137,9 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
                 obj = next((g for g in c.children if g.dep_ == "pobj"), None)
                 if obj is None:
                     continue
-                a = ctx.actor_at.get(obj.i) or next((ctx.actor_at[t.i] for t in obj.subtree if t.i in ctx.actor_at), None)
-                if a is not None and not a[1]:
-                    return actor_source(a[0], lex)
-                if lem(obj) in lex.gaz.generic_state or lem(obj) in lex.gaz.generic_nonstate:
-                    side = _generic_side(lem(obj), list(obj.subtree), ctx, lex)
-                    if side:
-                        return actor_source(side, lex)
+                side = _side_of(obj, ctx, lex, within=True)
+                if side is not None:
+                    return side
     if hl in ("source", "people", "person", "insider", "resident", "witness", "analyst", "expert", "observer",
               "diplomat", "officer") or (hl in ("official", "aide") and any(t.lower_ in ("another", "one", "an", "a", "second", "senior", "anonymous") for t in toks) and not any(ctx.actor_at.get(t.i) for t in toks)):
         return OUTLET
@@ -1192,13 +1188,24 @@ def _antecedent_actor(pron: Token, ctx: ArticleContext, lex: Lexicon) -> Source 
             continue
         if want_plural != (t.tag_ in ("NNS", "NNPS")) and t.i not in ctx.actor_at:
             continue
-        a = ctx.actor_at.get(t.i)
-        if a is not None and not a[1]:
-            return actor_source(a[0], lex)
-        if lem(t) in lex.gaz.generic_state or lem(t) in lex.gaz.generic_nonstate:
-            code = _generic_side(lem(t), list(t.subtree), ctx, lex)
-            if code:
-                return actor_source(code, lex)
+        side = _side_of(t, ctx, lex)
+        if side is not None:
+            return side
+    return None
+
+
+def _side_of(t: Token, ctx: ArticleContext, lex: Lexicon, *, within: bool = False) -> Source | None:
+    """The side a noun names: an actor of the gazetteer (also inside its phrase when `within`), or a
+    generic word ("the government", "the group") for the article's dyad."""
+    a = ctx.actor_at.get(t.i)
+    if a is None and within:
+        a = next((ctx.actor_at[x.i] for x in t.subtree if x.i in ctx.actor_at), None)
+    if a is not None and not a[1]:
+        return actor_source(a[0], lex)
+    if lem(t) in lex.gaz.generic_state or lem(t) in lex.gaz.generic_nonstate:
+        code = _generic_side(lem(t), list(t.subtree), ctx, lex)
+        if code:
+            return actor_source(code, lex)
     return None
 
 
