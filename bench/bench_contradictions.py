@@ -169,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(args)
     path = common.write_json("contradictions", result)
     for r in rows(result):
-        print(f"{r.benchmark}: {r.measured} {r.unit} (target {r.target}; {r.baseline}) {r.detail}")
+        print(r.line())
     for run in result["runs"]:
         print(f"  views at {run['claims']:,} claims: {run['views']}")
     print(f"wrote {path}")

@@ -166,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(args)
     path = common.write_json(f"extract_np{args.n_process}", result)
     for r in rows(result):
-        print(f"{r.benchmark}: {r.measured} {r.unit} (target {r.target or 'none'}; baseline {r.baseline}) {r.detail}")
+        print(r.line())
     if args.profile:
         print(result["project"]["profile_tottime"])
     print(f"wrote {path}")

@@ -181,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(args)
     path = common.write_json("load", result)
     for r in rows(result):
-        print(f"{r.benchmark}: {r.measured} (target {r.target}; {r.baseline}) {r.detail}")
+        print(r.line())
     print(f"wrote {path}")
     return 0
 

@@ -236,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     result = measure(args)
     path = common.write_json("run", result)
     for r in rows(result):
-        print(f"{r.benchmark}: {r.measured} {r.unit} (target {r.target}; {r.baseline}) {r.detail}")
+        print(r.line())
     print(f"wrote {path}")
     return 0
 

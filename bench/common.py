@@ -26,6 +26,11 @@ class Row:
     target: str              # e.g. ">= 0.8", "<= 2.0"; "" for a figure that is only reported
     detail: str = ""
 
+    def line(self) -> str:
+        """The row as one console line."""
+        return (f"{self.benchmark}: {self.measured} {self.unit} (target {self.target or 'none'}; "
+                f"baseline {self.baseline}) {self.detail}")
+
     @property
     def ok(self) -> bool | None:
         if not self.target:
