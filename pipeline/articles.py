@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 import requests
 
 from pipeline import http
-from pipeline.feeds import FeedEntry, FetchResult
+from pipeline.feeds import UNHOLDABLE_REFS, FeedEntry, FetchResult, count_unholdable_refs
 from pipeline.settings import FetchSettings
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,11 @@ _BLOCK_TAGS = {"p", "div", "br", "li", "h1", "h2", "h3", "h4", "h5", "h6", "bloc
 
 
 def html_to_text(fragment: str) -> str:
-    """Feed HTML (summary/content) to plain text with paragraph breaks; plain text passes through."""
+    """Feed HTML (summary/content) to plain text with paragraph breaks; plain text passes through.
+
+    Character references are read as HTML5 reads them: one to a lone surrogate or past U+10FFFF
+    becomes U+FFFD (`_build_one` records how many there were).
+    """
     if not fragment:
         return ""
     if "<" not in fragment:
@@ -145,11 +149,16 @@ class _Page:
     canonical: str | None
     final_url: str | None
     error: str | None
+    unholdable_refs: int = 0  # references to lone surrogates / past U+10FFFF in the page (read as U+FFFD)
 
 
 def fetch_page_text(url: str, settings: FetchSettings, *, session: requests.Session | None = None,
                     throttle: http.HostThrottle | None = None) -> _Page:
-    """Fetch an article page and extract its main text and rel=canonical; errors come back as text."""
+    """Fetch an article page and extract its main text and rel=canonical; errors come back as text.
+
+    The HTML parser reads a character reference to a lone surrogate or past U+10FFFF as U+FFFD (as a
+    browser does); the page's count of them comes back with the text, for the caller to record.
+    """
     try:
         resp = http.fetch(url, settings, session=session, max_bytes=settings.max_page_bytes,
                           accept=PAGE_ACCEPT, throttle=throttle)
@@ -194,7 +203,7 @@ def fetch_page_text(url: str, settings: FetchSettings, *, session: requests.Sess
     if len(text) < MIN_FULLTEXT_CHARS:
         return _Page(None, canonical, resp.final_url,
                      f"page text too short ({len(text)} chars; teaser or paywall?)")
-    return _Page(text, canonical, resp.final_url, None)
+    return _Page(text, canonical, resp.final_url, None, count_unholdable_refs(resp.content))
 
 
 def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fulltext: bool | None = None,
@@ -206,6 +215,10 @@ def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fullte
     then the `fetch_fulltext` argument decides when given (the caller's combination of the feeds
     file's default and the feed's own value), else the feed's own `fetch_fulltext` unless false.
     Entries whose canonical URL is in `known_urls` keep feed text and cost no page request.
+
+    Text PostgreSQL cannot store costs the character, not the entry, and each change is recorded in
+    `result.warnings`: NUL characters are removed, lone surrogates become U+FFFD, and character
+    references to lone surrogates or past U+10FFFF in feed HTML or a page are read as U+FFFD.
     """
     if result.status != "ok":
         return []
@@ -234,15 +247,32 @@ def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fullte
     return records
 
 
-def _without_nul(entry: FeedEntry) -> tuple[FeedEntry, int]:
-    """The entry with NUL characters removed from its text fields (PostgreSQL text cannot hold
-    them; a loose feed parse or a `&#0;` reference lets them through), and how many there were."""
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _holdable(text: str) -> tuple[str, int, int]:
+    """TEXT as PostgreSQL text can hold it: NUL characters removed, lone surrogates (UTF-8 cannot
+    encode them) replaced with U+FFFD; and how many of each there were."""
+    nul = text.count("\x00")
+    if nul:
+        text = text.replace("\x00", "")
+    text, surrogates = _SURROGATE.subn("\ufffd", text)
+    return text, nul, surrogates
+
+
+def _storable(entry: FeedEntry) -> tuple[FeedEntry, int, int]:
+    """The entry with its text fields as PostgreSQL can store them (see `_holdable`: a loose feed
+    parse or a `&#0;` reference lets NUL through), and how many NULs and surrogates there were."""
     fields = {name: getattr(entry, name) for name in ("guid", "link", "title", "summary", "content")}
-    removed = sum(value.count("\x00") for value in fields.values() if value)
-    if not removed:
-        return entry, 0
-    clean = {name: value.replace("\x00", "") if value else value for name, value in fields.items()}
-    return replace(entry, **clean), removed
+    clean, nul, surrogates = {}, 0, 0
+    for name, value in fields.items():
+        if value:
+            value, n, m = _holdable(value)
+            nul, surrogates = nul + n, surrogates + m
+        clean[name] = value
+    if not nul and not surrogates:
+        return entry, 0, 0
+    return replace(entry, **clean), nul, surrogates
 
 
 def _entry_label(entry: FeedEntry) -> str:
@@ -254,17 +284,20 @@ def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, f
                session: requests.Session | None, throttle: http.HostThrottle,
                known_urls: Container[str] | None, seen: set[str]) -> ArticleRecord | None:
     spec = result.spec
-    entry, nul_removed = _without_nul(entry)
+    entry, nul_removed, surrogates = _storable(entry)
     url = entry.link or synthetic_url(spec.url, entry)
     canonical = canonical_url(url)
     if canonical in seen:
         return None
-    feed_text = html_to_text(entry.content) or html_to_text(entry.summary)
+    feed_text = html_to_text(entry.content)
+    feed_html = entry.content if feed_text else entry.summary
+    feed_text = feed_text or html_to_text(entry.summary)
     title = html_to_text(entry.title).replace("\n", " ")
     if not title and not feed_text and not entry.link:
         result.warnings.append(f"entry {entry.guid or '(no guid)'} skipped: no link, title or text")
         return None
     text, source, error = feed_text, "feed", None
+    page_refs = 0
     if entry.link and fulltext:
         if known_urls is not None and canonical in known_urls:
             error = "not fetched: article already known"
@@ -275,7 +308,7 @@ def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, f
             elif page.final_url and page.error is None:
                 canonical = canonical_url(page.final_url)
             if page.text and len(page.text) >= len(feed_text):
-                text, source = page.text, "fulltext"
+                text, source, page_refs = page.text, "fulltext", page.unholdable_refs
             elif page.text:
                 error = f"page text ({len(page.text)} chars) shorter than the feed text ({len(feed_text)})"
             else:
@@ -284,12 +317,23 @@ def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, f
                 return None
     elif entry.link and not fulltext:
         error = "full-text fetching is off"
-    if "\x00" in text:  # page text
-        nul_removed += text.count("\x00")
-        text = text.replace("\x00", "")
+    for_title, for_text = _holdable(title), _holdable(text)  # what page text (or a parser) brought in
+    title, text = for_title[0], for_text[0]
+    nul_removed += for_title[1] + for_text[1]
+    surrogates += for_title[2] + for_text[2]
+    html_refs = count_unholdable_refs(entry.title) + (count_unholdable_refs(feed_html) if source == "feed" else 0)
     if nul_removed:
         result.warnings.append(f"entry {_entry_label(entry)}: {nul_removed} NUL character(s) removed "
                                "(PostgreSQL text cannot store them)")
+    if surrogates:
+        result.warnings.append(f"entry {_entry_label(entry)}: {surrogates} lone surrogate(s) replaced with "
+                               "U+FFFD (PostgreSQL text cannot store them)")
+    if html_refs:
+        result.warnings.append(f"entry {_entry_label(entry)}: {html_refs} {UNHOLDABLE_REFS} in its HTML "
+                               "read as U+FFFD")
+    if page_refs:
+        result.warnings.append(f"entry {_entry_label(entry)}: {page_refs} {UNHOLDABLE_REFS} in its page "
+                               "read as U+FFFD")
     seen.add(canonical)
     seen.add(canonical_url(url))
     sample = f"{title}\n{text}".strip()

@@ -315,6 +315,76 @@ def _repair_utf8(data: bytes, content_type: str) -> tuple[bytes, int] | None:
     return text.encode("utf-8"), bad
 
 
+# A numeric character reference (the form feedparser's loose parser and HTML parsers accept).
+_CHARREF = re.compile(r"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+_CHARREF_BYTES = re.compile(rb"&#(?:[xX]([0-9a-fA-F]+)|([0-9]+));")
+UNHOLDABLE_REFS = "character reference(s) to lone surrogates or code points past U+10FFFF"
+
+
+def _unholdable(match: re.Match) -> bool:
+    """True for a reference to a character no text can hold: a lone surrogate (U+D800-U+DFFF, which
+    UTF-8 cannot encode and PostgreSQL refuses) or a number past U+10FFFF (no such character)."""
+    hexa, digits = match.group(1), match.group(1) or match.group(2)
+    if isinstance(digits, bytes):
+        digits = digits.decode("ascii")
+    digits = digits.lstrip("0")
+    if len(digits) > 8:  # far past U+10FFFF (and int() refuses thousands of decimal digits)
+        return True
+    code = int(digits or "0", 16 if hexa else 10)
+    return 0xD800 <= code <= 0xDFFF or code > 0x10FFFF
+
+
+def count_unholdable_refs(text: str | bytes) -> int:
+    """How many references to lone surrogates or code points past U+10FFFF TEXT holds. HTML parsers
+    (lxml, html.unescape) read them as U+FFFD, as browsers do; callers record that they did."""
+    pattern = _CHARREF_BYTES if isinstance(text, bytes) else _CHARREF
+    if (b"&#" if isinstance(text, bytes) else "&#") not in text:
+        return 0
+    return sum(1 for m in pattern.finditer(text) if _unholdable(m))
+
+
+# UTF-16/32 feeds, by their BOM or (without one) how "<?" is spelled: (prefix, codec, BOM length)
+_WIDE_CODECS = (
+    (b"\xff\xfe\x00\x00", "utf-32-le", 4), (b"\x00\x00\xfe\xff", "utf-32-be", 4),
+    (b"\xff\xfe", "utf-16-le", 2), (b"\xfe\xff", "utf-16-be", 2),
+    (b"<\x00\x00\x00", "utf-32-le", 0), (b"\x00\x00\x00<", "utf-32-be", 0),
+    (b"<\x00?\x00", "utf-16-le", 0), (b"\x00<\x00?", "utf-16-be", 0),
+)
+
+
+def _replace_unholdable_refs(data: bytes) -> tuple[bytes, int]:
+    """The feed with every reference to a lone surrogate or past U+10FFFF replaced by `&#xFFFD;`, and
+    how many there were.
+
+    XML forbids them, so the strict parser refuses the feed; feedparser's loose parser then crashed on
+    them (chr() of a surrogate cannot be encoded, past U+10FFFF is no character) and the whole feed,
+    every entry, was lost. Replaced, they cost one character each (U+FFFD, as an HTML parser reads
+    them; a surrogate pair written as two references becomes two). Only the references are rewritten,
+    in the feed's own encoding (ASCII-compatible ones byte for byte, UTF-16/32 decoded and re-encoded).
+    """
+    if b"&" not in data:
+        return data, 0
+    count = 0
+
+    def fix(match: re.Match) -> str | bytes:
+        nonlocal count
+        if not _unholdable(match):
+            return match.group(0)
+        count += 1
+        return b"&#xFFFD;" if isinstance(match.group(0), bytes) else "&#xFFFD;"
+
+    for prefix, codec, bom in _WIDE_CODECS:
+        if data.startswith(prefix):
+            try:
+                text = data[bom:].decode(codec)
+            except UnicodeDecodeError:
+                return data, 0  # left to feedparser, which reports the broken encoding
+            fixed = _CHARREF.sub(fix, text)
+            return (data[:bom] + fixed.encode(codec), count) if count else (data, 0)
+    fixed_bytes = _CHARREF_BYTES.sub(fix, data)
+    return (fixed_bytes, count) if count else (data, 0)
+
+
 def _looks_like_html(data: bytes, content_type: str) -> bool:
     head = data[:2048].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     if head.startswith((b"<!doctype html", b"<html")):
@@ -358,7 +428,13 @@ def _entry(raw: feedparser.FeedParserDict, base_url: str | None) -> FeedEntry:
 
 def parse_feed(data: bytes, headers: dict[str, str] | None = None,
                base_url: str | None = None) -> tuple[list[FeedEntry], list[str], str | None]:
-    """Feed bytes -> (entries, warnings, error). Never raises; error is None when the feed is usable."""
+    """Feed bytes -> (entries, warnings, error). Never raises; error is None when the feed is usable.
+
+    What no text can hold costs that character, never the feed, and goes into the warnings: invalid
+    UTF-8 in a feed declared UTF-8 and character references to lone surrogates or past U+10FFFF
+    become U+FFFD (`_repair_utf8`, `_replace_unholdable_refs`); NUL characters are removed later
+    (`pipeline.articles`).
+    """
     headers = {k.lower(): v for k, v in (headers or {}).items()}
     warnings: list[str] = []
     if not data.strip(b" \t\r\n\x00\xef\xbb\xbf\xff\xfe"):
@@ -384,6 +460,9 @@ def parse_feed(data: bytes, headers: dict[str, str] | None = None,
     data, headers, note = _charset_fallback(data, headers)
     if note:
         warnings.append(note)
+    data, replaced = _replace_unholdable_refs(data)
+    if replaced:
+        warnings.append(f"{replaced} {UNHOLDABLE_REFS} replaced with U+FFFD (no text can hold them)")
     # No Content-Location: feedparser would resolve guids against it too, and a guid must stay as
     # published (it keys link-less entries). Entry links are resolved against base_url below.
     headers.pop("content-location", None)

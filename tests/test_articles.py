@@ -223,3 +223,14 @@ def test_entry_without_link_title_or_text_is_skipped_with_warning() -> None:
     records = build_articles(result, NO_PAGES)
     assert [r.guid for r in records] == ["g1"]
     assert any("empty" in w and "skipped" in w for w in result.warnings)
+
+
+def test_lone_surrogates_in_an_entry_become_replacement_characters_with_a_warning() -> None:
+    """Whatever parser let a lone surrogate through, the entry is stored (U+FFFD), never refused."""
+    result = _result(_entry(guid="s\ud800", title="lone \udfff title", summary=f"{FEED_TEXT} \ud83d"))
+    [record] = build_articles(result, NO_PAGES)
+    assert (record.guid, record.title) == ("s\ufffd", "lone \ufffd title")
+    assert record.text == f"{FEED_TEXT} \ufffd"
+    record.text.encode("utf-8")  # storable
+    assert result.warnings == ["entry 's\ufffd': 3 lone surrogate(s) replaced with U+FFFD "
+                               "(PostgreSQL text cannot store them)"]

@@ -226,6 +226,20 @@ def test_windows1251_without_any_declaration_is_detected(httpserver: HTTPServer)
     assert any("cp1251" in w for w in result.warnings)
 
 
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-be", "utf-32"])
+def test_references_to_lone_surrogates_cost_a_character_not_the_feed(httpserver: HTTPServer, encoding: str) -> None:
+    """feedparser's loose parser crashed on `&#xD800;` (and past U+10FFFF): the whole feed was lost."""
+    feed = (f'<?xml version="1.0" encoding="{encoding}"?><rss version="2.0"><channel><title>S</title>'
+            "<item><title>a &#xD800; b &#x110000; c ж</title><guid>s1</guid></item>"
+            "<item><title>clean &#x41;&#65; &#x10FFFF;</title><guid>s2</guid></item></channel></rss>")
+    httpserver.expect_request("/surrogate").respond_with_data(feed.encode(encoding), content_type="application/rss+xml")
+    result = fetch_feed(FeedSpec(url=httpserver.url_for("/surrogate"), outlet="S"), None, FAST)
+    assert result.status == "ok", result.error
+    assert [e.title for e in result.entries] == ["a \ufffd b \ufffd c \u0436", "clean AA \U0010ffff"]
+    assert result.warnings == ["2 character reference(s) to lone surrogates or code points past U+10FFFF "
+                               "replaced with U+FFFD (no text can hold them)"]
+
+
 def test_html_page_instead_of_feed_is_an_error(httpserver: HTTPServer) -> None:
     result = fetch_feed(_serve(httpserver, "/html", "html_page.html", "text/html; charset=utf-8"), None, FAST)
     assert result.status == "error" and "HTML page" in result.error
