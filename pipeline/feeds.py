@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 import logging
 import re
+import threading
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -550,30 +552,68 @@ def fetch_feed(spec: FeedSpec, state: FeedState | None, settings: FetchSettings,
 
 
 def fetch_feeds(items: list[tuple[FeedSpec, FeedState | None]], settings: FetchSettings) -> list[FetchResult]:
-    """Fetch many feeds in parallel, one request at a time per host; results in input order."""
+    """Fetch many feeds in parallel, one request at a time per host; results in input order.
+
+    `settings.max_workers` threads share per-host queues: a free worker takes the next feed of a host
+    that no worker is fetching from and whose politeness delay has passed (of those, the host with
+    the most feeds left), and waits only when no host is ready. So a worker never sleeps through one
+    host's delay while another host could be fetched, and more hosts than workers cost no extra
+    rounds. Each host keeps one session (its connection is reused), used by one thread at a time.
+    """
     throttle = http.HostThrottle(settings.host_delay)
-    groups: dict[str, list[int]] = {}
+    queues: dict[str, deque[int]] = {}
     for index, (spec, state) in enumerate(items):
         url = (state.current_url if state and state.current_url else None) or spec.fetch_url
         key = http.host_of(url) or f"local:{index}"
-        groups.setdefault(key, []).append(index)
+        queues.setdefault(key, deque()).append(index)
     results: list[FetchResult | None] = [None] * len(items)
+    busy: set[str] = set()
+    sessions: dict[str, requests.Session] = {}
+    changed = threading.Condition()
 
-    def run(indexes: list[int]) -> None:
-        with http.new_session(settings) as session:
-            for index in indexes:
-                spec, state = items[index]
-                try:
-                    results[index] = fetch_feed(spec, state, settings, session, throttle=throttle)
-                except Exception as exc:  # pragma: no cover - fetch_feed already catches
-                    log.exception("feed %s crashed", spec.url)
-                    results[index] = FetchResult(spec, "error", None, spec.fetch_url, None, False, None,
-                                                 None, 0, 0, [], f"unexpected {type(exc).__name__}: {exc}")
+    def take() -> tuple[str, int] | None:
+        with changed:
+            while True:
+                idle = [key for key, queue in queues.items() if queue and key not in busy]
+                if not idle:
+                    if not any(queues.values()):
+                        return None  # every feed is taken
+                    changed.wait()  # the hosts with feeds left are all being fetched from
+                    continue
+                now = time.monotonic()
+                ready = [key for key in idle if throttle.ready_at(key) <= now]
+                if ready:
+                    key = max(ready, key=lambda k: len(queues[k]))
+                    busy.add(key)
+                    return key, queues[key].popleft()
+                changed.wait(min(throttle.ready_at(key) for key in idle) - now)
 
-    workers = max(1, min(settings.max_workers, len(groups) or 1))
-    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feeds") as pool:
-        for future in [pool.submit(run, indexes) for indexes in groups.values()]:
-            future.result()
+    def run() -> None:
+        while (job := take()) is not None:
+            key, index = job
+            spec, state = items[index]
+            try:
+                session = sessions.get(key)
+                if session is None:
+                    session = sessions[key] = http.new_session(settings)
+                results[index] = fetch_feed(spec, state, settings, session, throttle=throttle)
+            except Exception as exc:  # pragma: no cover - fetch_feed already catches
+                log.exception("feed %s crashed", spec.url)
+                results[index] = FetchResult(spec, "error", None, spec.fetch_url, None, False, None,
+                                             None, 0, 0, [], f"unexpected {type(exc).__name__}: {exc}")
+            finally:
+                with changed:
+                    busy.discard(key)
+                    changed.notify_all()
+
+    workers = max(1, min(settings.max_workers, len(queues) or 1))
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feeds") as pool:
+            for future in [pool.submit(run) for _ in range(workers)]:
+                future.result()
+    finally:
+        for session in sessions.values():
+            session.close()
     done = [r for r in results if r is not None]
     log.info("fetched %s feeds: %s ok, %s not modified, %s errors", len(done),
              sum(r.status == "ok" for r in done), sum(r.status == "not_modified" for r in done),

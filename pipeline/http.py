@@ -90,6 +90,11 @@ class HostThrottle:
         with self._guard:
             return self._locks.setdefault(host, threading.Lock())
 
+    def ready_at(self, host: str) -> float:
+        """The monotonic time from which a request to HOST keeps the delay (the past for a host not
+        yet asked: the first request to a host waits for nothing)."""
+        return self._last.get(host, float("-inf")) + self.delay
+
     def acquire(self, host: str) -> None:
         self._lock(host).acquire()
         wait = self._last.get(host, float("-inf")) + self.delay - time.monotonic()

@@ -315,8 +315,17 @@ class _RecordingHandler(BaseHTTPRequestHandler):
 
 @pytest.fixture
 def two_hosts() -> Iterator[list[str]]:
+    yield from _hosts(2)
+
+
+@pytest.fixture
+def three_hosts() -> Iterator[list[str]]:
+    yield from _hosts(3)
+
+
+def _hosts(count: int) -> Iterator[list[str]]:
     _RecordingHandler.spans = []
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler) for _ in range(2)]
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _RecordingHandler) for _ in range(count)]
     threads = [threading.Thread(target=s.serve_forever, daemon=True) for s in servers]
     for thread in threads:
         thread.start()
@@ -339,6 +348,26 @@ def test_fetch_feeds_one_request_at_a_time_per_host_with_delay(two_hosts: list[s
         assert all(b[0] >= a[1] + 0.04 for a, b in zip(spans, spans[1:], strict=False)), spans
     starts = sorted(min(s for s, _ in spans) for spans in by_port.values())
     assert starts[1] - starts[0] < 0.1  # the two hosts were fetched concurrently
+
+
+def test_fetch_feeds_with_more_hosts_than_workers_fetches_during_politeness_delays(three_hosts: list[str]) -> None:
+    """Two workers, three hosts: a worker waiting out one host's delay takes another host meanwhile,
+    instead of the third host waiting for a whole host to finish (one request per host at a time and
+    the delay between them hold all the same)."""
+    settings = FetchSettings(host_delay=0.4, max_workers=2, read_timeout=2.0)
+    items = [(FeedSpec(url=f"{base}/feed{i}", outlet=f"O{i}"), None) for base in three_hosts for i in range(2)]
+    started = time.monotonic()
+    results = fetch_feeds(items, settings)
+    assert all(r.status == "ok" for r in results)
+    by_port: dict[int, list[tuple[float, float]]] = {}
+    for port, start, end in _RecordingHandler.spans:
+        by_port.setdefault(port, []).append((start - started, end - started))
+    assert len(by_port) == 3
+    for spans in by_port.values():
+        spans.sort()
+        assert spans[1][0] >= spans[0][1] + 0.39, spans
+    # every host's first feed starts before any host's delay is over (one worker per host: 0.6 s)
+    assert max(spans[0][0] for spans in by_port.values()) < 0.35, by_port
 
 
 def test_fetch_feeds_keeps_input_order_and_isolates_failures(httpserver: HTTPServer, two_hosts: list[str]) -> None:
