@@ -55,8 +55,10 @@ def prepare(dsn: str, n_claims: int, night_claims: int) -> dict:
         bg = synth.load_background(conn, n_claims)
         log.info("loaded %s claims in %.1f s", f"{n_claims:,}", bg["seconds"])
         with warehouse.transaction(conn) as cur:
+            # the last week is detected once, as earlier nights would have
             cur.execute(
-                "update talkwatch.claims set checked_at = null where published_at >= %s",
+                "insert into talkwatch.detection_queue (claim_id) select claim_id from talkwatch.claims"
+                " where published_at >= %s on conflict do nothing",
                 (synth.END - timedelta(days=synth.RECENT_DAYS),),
             )
         t0 = time.perf_counter()

@@ -166,13 +166,12 @@ def claim_rows(b: Batch) -> Iterator[tuple]:
 
 def claims_tsv(b: Batch) -> io.StringIO:
     buf = io.StringIO()
-    checked = "2026-01-01T00:00:00+00:00" if b.checked else "\\N"
     for r in claim_rows(b):
         parties = "{" + ",".join(r[3]) + "}"
         et = r[11] if r[11] else "\\N"
         buf.write(
             f"{r[0]}\t{r[1]}\t{r[2]}\t{parties}\t{r[4]}\t{r[5]}\t{r[6]}\t{r[7]}\t{r[8]}\t{r[9]}\tf\t{et}\t"
-            f"{r[12]}\t{r[13]}\tsynth\t{checked}\n"
+            f"{r[12]}\t{r[13]}\tsynth\n"
         )
     buf.seek(0)
     return buf
@@ -180,7 +179,7 @@ def claims_tsv(b: Batch) -> io.StringIO:
 
 CLAIM_COLUMNS = (
     "article_id, claim_index, claim_key, parties, parties_key, status, topic, source, source_key, "
-    "reported_by, hedged, event_time, evidence, published_at, extractor_version, checked_at"
+    "reported_by, hedged, event_time, evidence, published_at, extractor_version"
 )
 ARTICLE_COLUMNS = "article_id, canonical_url, url, outlet, title, body, content_hash, published_at, extract_status"
 
@@ -190,7 +189,12 @@ def copy_batch(conn, b: Batch) -> float:
     t0 = time.perf_counter()
     with conn.cursor() as cur:
         cur.copy_expert(f"copy talkwatch.articles ({ARTICLE_COLUMNS}) from stdin", articles_tsv(b))
+        cur.execute("select coalesce(max(claim_id), 0) from talkwatch.claims")
+        before = cur.fetchone()[0]
         cur.copy_expert(f"copy talkwatch.claims ({CLAIM_COLUMNS}) from stdin", claims_tsv(b))
+        if b.checked:
+            # history that earlier nights' detection has already read: not queued for detection
+            cur.execute("delete from talkwatch.detection_queue where claim_id > %s", (before,))
         cur.execute("select setval('talkwatch.articles_article_id_seq', (select max(article_id) from talkwatch.articles))")
     conn.commit()
     return time.perf_counter() - t0
@@ -267,7 +271,10 @@ def scratch_database(server: str, name: str, *, template: str | None = None, mig
     with admin.cursor() as cur:
         cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
         if template:
-            cur.execute(sql.SQL("create database {} template {}").format(sql.Identifier(name), sql.Identifier(template)))
+            # a file copy (PostgreSQL 15+), not a WAL-logged copy: copying a 1M-claim template through
+            # the WAL would leave checkpoints running into the measurement that follows
+            cur.execute(sql.SQL("create database {} template {} strategy file_copy").format(
+                sql.Identifier(name), sql.Identifier(template)))
         else:
             cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
     dsn = psycopg2.extensions.make_dsn(server, dbname=name)

@@ -3,8 +3,10 @@
 Design
 ------
 ``detect`` runs in one transaction under a transaction-level advisory lock, so concurrent
-detections serialise. It snapshots the unchecked claims (``checked_at is null``) into a
-temporary table and joins each to the claims of the same track (``parties_key``) whose status
+detections serialise. It takes the claims of ``talkwatch.detection_queue`` (filled by a trigger
+on claims; migration 0007) into a temporary table, deleting them from the queue in the same
+transaction (a failed detection leaves the queue as it was; a claim committed meanwhile waits for
+the next detection), and joins each to the claims of the same track (``parties_key``) whose status
 conflicts (``talkwatch.conflict_rules``), whose topic is compatible (``talkwatch.topic_compat``,
 which also names the track's topic family), whose ``source_key`` differs, and whose period
 overlaps. Each new claim becomes one probe per status it conflicts with, and each probe is one
@@ -13,11 +15,16 @@ status and (for "now" claims) a publication date within the window are read, so 
 with the number of new claims and their partners, not with the size of the warehouse. A pair of
 two new claims is counted once.
 
-The steps after that work on temporary tables, each analysed so that the planner sees their real
-sizes: the pairs (each (track, source pair) numbered, so that later sorts compare integers), the
-stored ``now:`` contradictions of their keys, each pair's period key, one head per contradiction,
-the upsert, the evidence. JIT is off for the transaction: compiling these statements costs more
-than running them.
+The steps after that work on temporary tables, each analysed (on a small sample) so that the
+planner sees their real sizes: the pairs, each with a number for its key (a 64-bit hash of the
+key's text, checked for collisions), so that the later steps group and join integers; the keys;
+the spans (key, first day, last day) of the "now" pairs, on which periods are decided (a quarter
+as many rows as pairs); the stored ``now:`` contradictions of the keys; one group per (key,
+period) with its stored contradiction where there is one; each pair's group; the new
+contradictions; the evidence. JIT is off for the transaction: compiling these statements costs
+more than running them. A busy night (5,000 new claims, 84,000 conflicting pairs, 30,000 new
+evidence rows; bench/bench_contradictions.py) takes about 2 s against a million stored claims on
+this project's 2-core VM.
 
 Periods (SPEC section 5, rule 3), as ``eval/derive_conflicts.py`` decides them:
 
@@ -40,12 +47,12 @@ Grouping: a contradiction is one pair of sources on one track in one period, key
   story that runs for weeks stays one contradiction as long as each new claim falls within a
   week of its evidence, while the same two sources disagreeing again months later is a new one.
 
-The contradiction row is upserted (never a duplicate: the key is unique); a new row's head
-(``claim_a_id``, ``claim_b_id``, ``rule``) is its earliest pair, so the two claims an alert shows
-side by side always conflict under the rule it names. Both claims of every pair are attached as
-evidence (``on conflict do nothing``) on their source's side, the evidence
-window is widened, and the snapshot of new claims is marked checked. Re-running with no new
-claims does nothing.
+A group with no stored contradiction becomes one (never a duplicate: the key is unique); a new
+row's head (``claim_a_id``, ``claim_b_id``, ``rule``) is its earliest pair, so the two claims an
+alert shows side by side always conflict under the rule it names. A stored contradiction's evidence
+window is widened where tonight's pairs reach beyond it. Both claims of every pair are attached as
+evidence on their source's side, unless already attached. Re-running with no new claims does
+nothing.
 """
 
 from __future__ import annotations
@@ -74,11 +81,28 @@ class DetectResult:
 
 
 _SNAPSHOT_NEW = """
-create temp table tw_new on commit drop as
-select c.claim_id, c.parties, c.parties_key, c.status, c.topic, c.source_key, c.event_time, c.published_at,
-       (c.published_at at time zone 'UTC')::date as published_on
-  from talkwatch.claims c
- where c.checked_at is null
+create temp table tw_new (
+    claim_id      bigint primary key,
+    parties_key   text not null,
+    status        text not null,
+    topic         text not null,
+    source_key    text not null,
+    event_time    text,
+    published_at  timestamptz not null,
+    published_on  date not null
+) on commit drop
+"""
+
+# take the queue: what detection reads leaves the queue in the same transaction (a crash puts it back)
+_TAKE_QUEUE = """
+with taken as (
+    delete from talkwatch.detection_queue returning claim_id
+)
+insert into tw_new
+select c.claim_id, c.parties_key, c.status, c.topic, c.source_key, c.event_time, c.published_at,
+       (c.published_at at time zone 'UTC')::date
+  from taken t
+  join talkwatch.claims c on c.claim_id = t.claim_id
 """
 
 # One probe per new claim and status it conflicts with (at most six), with the "now" window as a
@@ -87,7 +111,7 @@ select c.claim_id, c.parties, c.parties_key, c.status, c.topic, c.source_key, c.
 # then one range scan of claims_now_period_idx or claims_dated_period_idx (0004_detection_indexes.sql).
 _PROBES = """
 create temp table tw_probe on commit drop as
-select n.claim_id as new_id, n.parties, n.parties_key, n.topic, n.source_key, n.event_time, n.published_at,
+select n.claim_id as new_id, n.parties_key, n.topic, n.source_key, n.event_time, n.published_at,
        r.status_b, r.rule,
        ((n.published_on - %(window)s)::timestamp at time zone 'UTC') as from_at,
        ((n.published_on + %(window)s + 1)::timestamp at time zone 'UTC') as until_at
@@ -95,15 +119,16 @@ select n.claim_id as new_id, n.parties, n.parties_key, n.topic, n.source_key, n.
   join talkwatch.conflict_rules r on r.status_a = n.status
 """
 
-# Every conflicting pair that involves a new claim, once, with what grouping needs of both claims.
-# The three branches are the period rule: "now" claims within the window, and the two directions
-# of event_time containment.
+# Every conflicting pair that involves a new claim, once: its track (parties, topic family), its
+# two sources in order (a < b) with their claims, its dates, and its event period when dated. The
+# three branches are the period rule: "now" claims within the window, and the two directions of
+# event_time containment.
 _PAIRS = """
 create temp table tw_pairs on commit drop as
 with matches as (
-    select p.new_id, p.parties, p.parties_key, p.topic as new_topic, p.source_key as new_source_key,
-           p.published_at as new_at, p.rule, c.claim_id as old_id, c.checked_at is null as old_unchecked,
-           c.topic as old_topic, c.source_key as old_source_key, c.published_at as old_at, null::text as event_period
+    select p.new_id, p.parties_key, p.topic as new_topic, p.source_key as new_source_key,
+           p.published_at as new_at, p.rule, c.claim_id as old_id, c.topic as old_topic,
+           c.source_key as old_source_key, c.published_at as old_at, null::text as event_period
       from tw_probe p
       join talkwatch.claims c
         on c.parties_key = p.parties_key
@@ -117,11 +142,11 @@ with matches as (
     -- the other claim's event_time lies within the new claim's (the new one is the shorter): a
     -- prefix range per probe (offset 0 keeps it a per-probe index scan, never a merge over every
     -- dated claim)
-    select p.new_id, p.parties, p.parties_key, p.topic, p.source_key, p.published_at, p.rule,
-           c.claim_id, c.checked_at is null, c.topic, c.source_key, c.published_at, p.event_time
+    select p.new_id, p.parties_key, p.topic, p.source_key, p.published_at, p.rule,
+           c.claim_id, c.topic, c.source_key, c.published_at, p.event_time
       from tw_probe p
      cross join lateral (
-        select c.claim_id, c.checked_at, c.topic, c.source_key, c.published_at
+        select c.claim_id, c.topic, c.source_key, c.published_at
           from talkwatch.claims c
          where c.parties_key = p.parties_key
            and c.status = p.status_b
@@ -135,11 +160,11 @@ with matches as (
      where p.event_time is not null
     union all
     -- the other claim's event_time strictly contains the new claim's (the other is the shorter)
-    select p.new_id, p.parties, p.parties_key, p.topic, p.source_key, p.published_at, p.rule,
-           c.claim_id, c.checked_at is null, c.topic, c.source_key, c.published_at, c.event_time
+    select p.new_id, p.parties_key, p.topic, p.source_key, p.published_at, p.rule,
+           c.claim_id, c.topic, c.source_key, c.published_at, c.event_time
       from tw_probe p
      cross join lateral (
-        select c.claim_id, c.checked_at, c.topic, c.source_key, c.published_at, c.event_time
+        select c.claim_id, c.topic, c.source_key, c.published_at, c.event_time
           from talkwatch.claims c
          where c.parties_key = p.parties_key
            and c.status = p.status_b
@@ -151,162 +176,237 @@ with matches as (
      ) c
      where p.event_time is not null
 )
-select row_number() over () as pair_id,
-       -- one number per (track, source pair), so that later steps group and sort integers, not text;
-       -- ranked by a hash of the key first (cheap comparisons), then by the key itself (exact)
-       dense_rank() over (order by hashtextextended(m.track_key, 0), m.track_key) as key_no,
-       m.rule, m.family, m.event_period, m.parties, m.parties_key,
+select hashtextextended(k.track_key, 0) as key_no, k.track_key, m.rule, m.event_period,
        case when m.new_source_key < m.old_source_key then m.new_id else m.old_id end as claim_a_id,
        case when m.new_source_key < m.old_source_key then m.old_id else m.new_id end as claim_b_id,
-       least(m.new_source_key, m.old_source_key) as source_key_a,
-       greatest(m.new_source_key, m.old_source_key) as source_key_b,
        least(m.new_at, m.old_at) as lo_at,
        greatest(m.new_at, m.old_at) as hi_at,
        (least(m.new_at, m.old_at) at time zone 'UTC')::date as lo_on,
        (greatest(m.new_at, m.old_at) at time zone 'UTC')::date as hi_on
-  from (
-    select m.*, t.family,
-           (m.parties_key || ' ' || t.family || ' ' || least(m.new_source_key, m.old_source_key) || ' '
+  from matches m
+  join talkwatch.topic_compat t on t.topic_a = m.new_topic and t.topic_b = m.old_topic
+ -- the key of a contradiction: parties, family and the two sources in order (none holds a space)
+ cross join lateral (
+    select (m.parties_key || ' ' || t.family || ' ' || least(m.new_source_key, m.old_source_key) || ' '
             || greatest(m.new_source_key, m.old_source_key)) collate "C" as track_key
-      from matches m
-      join talkwatch.topic_compat t on t.topic_a = m.new_topic and t.topic_b = m.old_topic
-  ) m
+ ) k
  -- a pair of two new claims is found from both ends: keep it from the lower claim_id
- where not (m.old_unchecked and m.old_id < m.new_id
-            and exists (select 1 from tw_new x where x.claim_id = m.old_id))
+ where not (m.old_id < m.new_id and exists (select 1 from tw_new x where x.claim_id = m.old_id))
 """
 
-# The now: contradictions stored for the keys of this night's "now" pairs: an index lookup per key
+# One number per key (track and source pair), so that the later steps group and join integers, not
+# texts (the parts are the database's collation again, so that the contradictions' indexes serve them): a 64-bit hash of the key text, computed with each pair. Two keys with one number would merge
+# two contradictions; that is checked here (min = max per number), and should it ever happen, the
+# keys are numbered exactly instead (_RENUMBER_KEYS).
+_KEYS = """
+create temp table tw_keys on commit drop as
+select k.key_no, k.track_key,
+       split_part(k.track_key, ' ', 1) collate "default" as parties_key,
+       split_part(k.track_key, ' ', 2) collate "default" as family,
+       split_part(k.track_key, ' ', 3) collate "default" as source_key_a,
+       split_part(k.track_key, ' ', 4) collate "default" as source_key_b,
+       k.track_key <> k.other_key as collision
+  from (
+    select p.key_no, min(p.track_key) as track_key, max(p.track_key) as other_key
+      from tw_pairs p
+     group by p.key_no
+  ) k
+"""
+
+_RENUMBER_KEYS = """
+drop table tw_keys;
+create temp table tw_keys on commit drop as
+select row_number() over (order by k.track_key) as key_no, k.track_key,
+       split_part(k.track_key, ' ', 1) collate "default" as parties_key,
+       split_part(k.track_key, ' ', 2) collate "default" as family,
+       split_part(k.track_key, ' ', 3) collate "default" as source_key_a,
+       split_part(k.track_key, ' ', 4) collate "default" as source_key_b,
+       false as collision
+  from (select distinct p.track_key from tw_pairs p) k;
+update tw_pairs p set key_no = k.key_no from tw_keys k where k.track_key = p.track_key;
+"""
+
+
+# A "now" pair's period depends only on its key and its two days, so periods are decided once per
+# span (key, first day, last day): a busy night's pairs share a few days, there are a quarter as
+# many spans as pairs.
+_SPANS = """
+create temp table tw_spans on commit drop as
+select p.key_no, p.lo_on, p.hi_on, min(p.lo_at) as first_at, max(p.hi_at) as last_at
+  from tw_pairs p
+ where p.event_period is null
+ group by p.key_no, p.lo_on, p.hi_on
+"""
+
+# The now: contradictions stored for the keys of this night's spans: an index lookup per key
 # (contradictions_lookup_idx), whatever the size of the table.
 _CANDIDATES = """
 create temp table tw_candidates on commit drop as
-select w.key_no, k.contradiction_id, k.period_key, k.first_evidence_at,
-       (k.first_evidence_at at time zone 'UTC')::date as first_on,
-       (k.last_evidence_at at time zone 'UTC')::date as last_on
-  from (select distinct on (p.key_no) p.key_no, p.parties_key, p.family, p.source_key_a, p.source_key_b
-          from tw_pairs p
-         where p.event_period is null
-         order by p.key_no) w
+select k.key_no, c.contradiction_id, c.period_key, c.first_evidence_at,
+       (c.first_evidence_at at time zone 'UTC')::date as first_on,
+       (c.last_evidence_at at time zone 'UTC')::date as last_on
+  from tw_keys k
  cross join lateral (
-    select k.contradiction_id, k.period_key, k.first_evidence_at, k.last_evidence_at
-      from talkwatch.contradictions k
-     where k.parties_key = w.parties_key
-       and k.topic_family = w.family
-       and k.source_key_a = w.source_key_a
-       and k.source_key_b = w.source_key_b
-       and k.period_key like 'now:%%'
+    select c.contradiction_id, c.period_key, c.first_evidence_at, c.last_evidence_at
+      from talkwatch.contradictions c
+     where c.parties_key = k.parties_key
+       and c.topic_family = k.family
+       and c.source_key_a = k.source_key_a
+       and c.source_key_b = k.source_key_b
+       and c.period_key like 'now:%%'
     offset 0
- ) k
+ ) c
+ where exists (select 1 from tw_spans s where s.key_no = k.key_no)
 """
 
-# Each pair's period_key: its event_time period; or, for a "now" pair, the earliest existing now:
-# contradiction of its key whose evidence window overlaps the pair's dates; or, for the rest, the
-# first day of its island (the pairs of one key within WINDOW_DAYS of each other).
-_PERIODS = """
-create temp table tw_keyed on commit drop as
+# Each span's period_key: the earliest existing now: contradiction of its key whose evidence window
+# overlaps the span's days; or, for the rest, the first day of its island (the spans of one key
+# within WINDOW_DAYS of each other).
+_SPAN_PERIODS = """
+create temp table tw_span_periods on commit drop as
 with existing as (
-    select distinct on (p.pair_id) p.pair_id, c.period_key
-      from tw_pairs p
-      join tw_candidates c on c.key_no = p.key_no
-     where p.event_period is null
-       and c.first_on - %(window)s <= p.hi_on
-       and c.last_on + %(window)s >= p.lo_on
-     order by p.pair_id, c.first_evidence_at, c.contradiction_id
+    select distinct on (s.key_no, s.lo_on, s.hi_on) s.key_no, s.lo_on, s.hi_on, c.period_key
+      from tw_spans s
+      join tw_candidates c on c.key_no = s.key_no
+     where c.first_on - %(window)s <= s.hi_on
+       and c.last_on + %(window)s >= s.lo_on
+     order by s.key_no, s.lo_on, s.hi_on, c.first_evidence_at, c.contradiction_id
 ),
 ordered as (
-    select p.pair_id, p.key_no, p.lo_on, p.hi_on, p.claim_a_id, p.claim_b_id,
-           max(p.hi_on) over (
-               partition by p.key_no
-               order by p.lo_on, p.hi_on, p.claim_a_id, p.claim_b_id
+    select s.key_no, s.lo_on, s.hi_on,
+           max(s.hi_on) over (
+               partition by s.key_no order by s.lo_on, s.hi_on
                rows between unbounded preceding and 1 preceding
            ) as prev_hi_on
-      from tw_pairs p
-     where p.event_period is null
-       and not exists (select 1 from existing e where e.pair_id = p.pair_id)
+      from tw_spans s
+     where not exists (
+        select 1 from existing e where e.key_no = s.key_no and e.lo_on = s.lo_on and e.hi_on = s.hi_on
+     )
 ),
 numbered as (
     select o.*,
            sum(case when o.prev_hi_on is null or o.lo_on > o.prev_hi_on + %(window)s then 1 else 0 end) over (
-               partition by o.key_no
-               order by o.lo_on, o.hi_on, o.claim_a_id, o.claim_b_id
+               partition by o.key_no order by o.lo_on, o.hi_on
            ) as island_no
       from ordered o
-),
-islands as (
-    select n.pair_id,
-           'now:' || to_char(min(n.lo_on) over (partition by n.key_no, n.island_no), 'YYYY-MM-DD') as period_key
-      from numbered n
 )
-select p.*, coalesce(p.event_period, e.period_key, i.period_key) as period_key
+select e.key_no, e.lo_on, e.hi_on, e.period_key
+  from existing e
+union all
+select n.key_no, n.lo_on, n.hi_on,
+       'now:' || to_char(min(n.lo_on) over (partition by n.key_no, n.island_no), 'YYYY-MM-DD')
+  from numbered n
+"""
+
+# One row per contradiction (key, period) of tonight's pairs, numbered, with its evidence window and
+# the stored contradiction's id where there is one (an index lookup of the unique key).
+_GROUPS = """
+create temp table tw_groups on commit drop as
+select row_number() over () as group_no, g.key_no, g.period_key, g.first_at, g.last_at, c.contradiction_id,
+       c.first_evidence_at, c.last_evidence_at
+  from (
+    select g.key_no, g.period_key, min(g.first_at) as first_at, max(g.last_at) as last_at
+      from (
+        select sp.key_no, sp.period_key, s.first_at, s.last_at
+          from tw_span_periods sp
+          join tw_spans s on s.key_no = sp.key_no and s.lo_on = sp.lo_on and s.hi_on = sp.hi_on
+        union all
+        select p.key_no, p.event_period, p.lo_at, p.hi_at
+          from tw_pairs p
+         where p.event_period is not null
+      ) g
+     group by g.key_no, g.period_key
+  ) g
+  join tw_keys k on k.key_no = g.key_no
+  left join talkwatch.contradictions c
+    on c.parties_key = k.parties_key
+   and c.topic_family = k.family
+   and c.period_key = g.period_key
+   and c.source_key_a = k.source_key_a
+   and c.source_key_b = k.source_key_b
+"""
+
+# each pair with its group
+_PAIR_GROUPS = """
+create temp table tw_pair_groups on commit drop as
+select g.group_no, p.claim_a_id, p.claim_b_id, p.lo_at, p.hi_at, p.rule
   from tw_pairs p
-  left join existing e on e.pair_id = p.pair_id
-  left join islands i on i.pair_id = p.pair_id
+  left join tw_span_periods sp on sp.key_no = p.key_no and sp.lo_on = p.lo_on and sp.hi_on = p.hi_on
+  join tw_groups g on g.key_no = p.key_no and g.period_key = coalesce(p.event_period, sp.period_key)
 """
 
-# One row per contradiction key: the earliest pair is its head (claims and rule), and the pairs'
-# dates make its evidence window.
-_HEADS = """
-create temp table tw_heads on commit drop as
-select distinct on (p.key_no, p.period_key collate "C")
-       p.key_no, p.period_key, p.parties, p.parties_key, p.family, p.source_key_a, p.source_key_b,
-       p.claim_a_id, p.claim_b_id, p.rule,
-       min(p.lo_at) over w as first_at,
-       max(p.hi_at) over w as last_at
-  from tw_keyed p
-window w as (partition by p.key_no, p.period_key collate "C")
- order by p.key_no, p.period_key collate "C", p.lo_at, p.hi_at, p.claim_a_id, p.claim_b_id
-"""
-
-# Upsert the heads; each stored contradiction's id is mapped back to its (key_no, period_key).
-_UPSERT_CONTRADICTIONS = """
-create temp table tw_contra on commit drop as
-with upserted as (
-    insert into talkwatch.contradictions as k
+# New contradictions: the earliest pair of each new group is its head (claims and rule).
+_INSERT_CONTRADICTIONS = """
+create temp table tw_created on commit drop as
+with heads as (
+    select distinct on (p.group_no) p.group_no, p.claim_a_id, p.claim_b_id, p.rule
+      from tw_pair_groups p
+      join tw_groups g on g.group_no = p.group_no
+     where g.contradiction_id is null
+     order by p.group_no, p.lo_at, p.hi_at, p.claim_a_id, p.claim_b_id
+),
+inserted as (
+    insert into talkwatch.contradictions
         (parties, parties_key, topic_family, period_key, source_key_a, source_key_b,
          claim_a_id, claim_b_id, rule, first_evidence_at, last_evidence_at, run_id)
-    select parties, parties_key, family, period_key, source_key_a, source_key_b,
-           claim_a_id, claim_b_id, rule, first_at, last_at, %(run_id)s
-      from tw_heads
-    on conflict (parties_key, topic_family, period_key, source_key_a, source_key_b) do update
-       set first_evidence_at = least(k.first_evidence_at, excluded.first_evidence_at),
-           last_evidence_at = greatest(k.last_evidence_at, excluded.last_evidence_at)
-    returning k.contradiction_id, (k.xmax = 0) as created, k.parties_key, k.topic_family, k.period_key,
-              k.source_key_a, k.source_key_b
+    select a.parties, k.parties_key, k.family, g.period_key, k.source_key_a, k.source_key_b,
+           h.claim_a_id, h.claim_b_id, h.rule, g.first_at, g.last_at, %(run_id)s
+      from heads h
+      join tw_groups g on g.group_no = h.group_no
+      join tw_keys k on k.key_no = g.key_no
+      join talkwatch.claims a on a.claim_id = h.claim_a_id
+     order by h.group_no
+    returning contradiction_id, claim_a_id, claim_b_id
 )
-select h.key_no, h.period_key, u.contradiction_id, u.created
-  from upserted u
-  join tw_heads h
-    on h.parties_key = u.parties_key
-   and h.family = u.topic_family
-   and h.period_key = u.period_key
-   and h.source_key_a = u.source_key_a
-   and h.source_key_b = u.source_key_b
+-- a head pair (a, b) belongs to one group: the group of its claims
+select h.group_no, i.contradiction_id
+  from inserted i
+  join heads h on h.claim_a_id = i.claim_a_id and h.claim_b_id = i.claim_b_id
 """
 
-# both claims of every pair, on their source's side; what is already attached stays as it is
+_GROUP_IDS = """
+update tw_groups g
+   set contradiction_id = c.contradiction_id
+  from tw_created c
+ where c.group_no = g.group_no
+"""
+
+# a stored contradiction's evidence window widens to tonight's pairs (only where it does)
+_WIDEN_WINDOWS = """
+update talkwatch.contradictions c
+   set first_evidence_at = least(c.first_evidence_at, g.first_at),
+       last_evidence_at = greatest(c.last_evidence_at, g.last_at)
+  from tw_groups g
+ where c.contradiction_id = g.contradiction_id
+   and g.first_evidence_at is not null
+   and (g.first_at < g.first_evidence_at or g.last_at > g.last_evidence_at)
+"""
+
+# both claims of every pair, on their source's side (a claim is on one side only: a side is a
+# source); what is already attached stays as it is. Only an earlier claim in a stored contradiction
+# can be attached already: a contradiction created tonight, or a claim of tonight, is inserted
+# without looking (a plain insert is a third cheaper than an ON CONFLICT one, and the detection lock
+# keeps other writers out; were that ever wrong, the primary key would fail the night loudly).
 _ATTACH_EVIDENCE = """
 insert into talkwatch.contradiction_evidence (contradiction_id, claim_id, side, run_id)
-select e.contradiction_id, e.claim_id, e.side, %(run_id)s::bigint
+select g.contradiction_id, e.claim_id, e.side, %(run_id)s::bigint
   from (
-    select distinct k.contradiction_id, s.claim_id, s.side
-      from tw_keyed p
-      join tw_contra k on k.key_no = p.key_no and k.period_key = p.period_key
-     cross join lateral (values (p.claim_a_id, 'a'), (p.claim_b_id, 'b')) as s (claim_id, side)
+    select p.group_no, p.claim_a_id as claim_id, 'a' as side from tw_pair_groups p group by p.group_no, p.claim_a_id
+    union all
+    select p.group_no, p.claim_b_id, 'b' from tw_pair_groups p group by p.group_no, p.claim_b_id
   ) e
-on conflict (contradiction_id, claim_id) do nothing
-"""
-
-_MARK_CHECKED = """
-update talkwatch.claims c
-   set checked_at = now()
-  from tw_new n
- where c.claim_id = n.claim_id
-   and c.checked_at is null
+  join tw_groups g on g.group_no = e.group_no
+ where g.first_evidence_at is null
+    or exists (select 1 from tw_new n where n.claim_id = e.claim_id)
+    or not exists (
+        select 1 from talkwatch.contradiction_evidence x
+         where x.contradiction_id = g.contradiction_id and x.claim_id = e.claim_id
+    )
 """
 
 
 def detect(conn, *, run_id: int | None = None) -> DetectResult:
-    """Evaluate SPEC section 5 for the unchecked claims in one transaction; returns what changed."""
+    """Evaluate SPEC section 5 for the queued claims in one transaction; returns what changed."""
     params = {"window": WINDOW_DAYS, "run_id": run_id}
     conn.rollback()
     result = DetectResult()
@@ -318,40 +418,52 @@ def detect(conn, *, run_id: int | None = None) -> DetectResult:
         timings[name] = timings.get(name, 0.0) + time.perf_counter() - t0
         return cur.rowcount
 
-    n_pairs = 0
     with transaction(conn) as cur:
         cur.execute("select pg_advisory_xact_lock(%s)", (DETECT_LOCK,))
-        # the night's sorts and hashes (tens of thousands of pairs) stay in memory
+        # the night's hashes and sorts (tens of thousands of pairs) stay in memory
         cur.execute("set local work_mem = '64MB'")
         # JIT compiling these plans costs more than running them (seconds on a 5,000-claim night)
         cur.execute("set local jit = off")
-        result.claims_checked = step(cur, "snapshot", _SNAPSHOT_NEW)
+        # the temporary tables are analysed so that the planner knows their sizes; a small sample
+        # (3,000 rows) tells it that much at a tenth of the default's cost
+        cur.execute("set local default_statistics_target = 10")
+        step(cur, "snapshot", _SNAPSHOT_NEW)
+        result.claims_checked = step(cur, "snapshot", _TAKE_QUEUE)
         if result.claims_checked == 0:
             logger.info("contradiction detection: no new claims")
             return result
-        step(cur, "snapshot", "alter table tw_new add primary key (claim_id)")
         step(cur, "snapshot", "analyze tw_new")
         step(cur, "pairs", _PROBES)
         step(cur, "pairs", "analyze tw_probe")
-        n_pairs = result.pairs = step(cur, "pairs", _PAIRS)
-        if n_pairs:
-            step(cur, "pairs", "analyze tw_pairs (pair_id, key_no, event_period)")
+        result.pairs = step(cur, "pairs", _PAIRS)
+        if result.pairs:
+            step(cur, "pairs", _KEYS)
+            if step(cur, "pairs", "select 1 from tw_keys where collision"):
+                logger.warning("contradiction detection: two keys share a hash; numbering them exactly")
+                step(cur, "pairs", _RENUMBER_KEYS)
+            step(cur, "pairs", "analyze tw_keys")
+            step(cur, "pairs", "analyze tw_pairs")
+            step(cur, "periods", _SPANS)
+            step(cur, "periods", "analyze tw_spans")
             step(cur, "periods", _CANDIDATES)
             step(cur, "periods", "analyze tw_candidates")
-            step(cur, "periods", _PERIODS)
-            step(cur, "upsert", _HEADS)
-            step(cur, "upsert", "analyze tw_heads")
-            step(cur, "upsert", _UPSERT_CONTRADICTIONS)
-            step(cur, "upsert", "analyze tw_contra")
-            cur.execute("select contradiction_id from tw_contra where created order by contradiction_id")
+            step(cur, "periods", _SPAN_PERIODS)
+            step(cur, "periods", "analyze tw_span_periods")
+            step(cur, "periods", _GROUPS)
+            step(cur, "periods", "analyze tw_groups")
+            step(cur, "periods", _PAIR_GROUPS)
+            step(cur, "periods", "analyze tw_pair_groups")
+            step(cur, "contradictions", _INSERT_CONTRADICTIONS)
+            step(cur, "contradictions", _GROUP_IDS)
+            step(cur, "contradictions", _WIDEN_WINDOWS)
+            cur.execute("select contradiction_id from tw_created order by contradiction_id")
             result.new_contradiction_ids = [row[0] for row in cur.fetchall()]
             result.evidence_attached = step(cur, "evidence", _ATTACH_EVIDENCE)
-        step(cur, "mark_checked", _MARK_CHECKED)
     logger.info(
         "contradiction detection: %s new claims, %s conflicting pairs, %s new contradictions, "
         "%s evidence attached (%s)",
         result.claims_checked,
-        n_pairs,
+        result.pairs,
         len(result.new_contradiction_ids),
         result.evidence_attached,
         ", ".join(f"{k} {v:.3f} s" for k, v in timings.items()),

@@ -47,7 +47,7 @@ def resolve_dsn(settings: Settings | None = None) -> str:
 
 def connect(dsn: str, *, application_name: str = "talkwatch"):
     conn = psycopg2.connect(
-        dsn, application_name=application_name, connect_timeout=10, options="-c timezone=UTC"
+        dsn, application_name=application_name, connect_timeout=10, options="-c timezone=UTC -c temp_buffers=64MB"
     )
     return conn
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import io
 import itertools
 import json
 from datetime import date, datetime, timedelta, timezone
@@ -168,11 +169,105 @@ def test_repeated_detection_adds_nothing(warehouse, load):
     assert wh.table_counts(warehouse) == before
 
 
-def test_claims_are_marked_checked(warehouse, load):
-    _seed_story(load)
+def _queued(conn):
+    with conn.cursor() as cur:
+        cur.execute("select claim_id from talkwatch.detection_queue order by claim_id")
+        rows = [r[0] for r in cur.fetchall()]
+    conn.commit()
+    return rows
+
+
+def test_every_new_claim_is_queued_and_detection_takes_the_queue(warehouse, load):
+    planned, stalled, denied = _seed_story(load)
+    assert _queued(warehouse) == [planned, stalled, denied]
     cx.detect(warehouse)
+    assert _queued(warehouse) == []
+    later = load.claim("washington-post", "held", published=DAY0 + timedelta(days=1))
+    assert _queued(warehouse) == [later]
+
+
+def test_claims_copied_in_bulk_are_queued_too(warehouse, load):
+    aid = load.article()
     with warehouse.cursor() as cur:
-        cur.execute("select count(*) from talkwatch.claims where checked_at is null")
+        cur.copy_expert(
+            "copy talkwatch.claims (article_id, claim_index, claim_key, parties, parties_key, status, topic, source,"
+            " source_key, evidence, published_at, extractor_version) from stdin",
+            io.StringIO("".join(
+                f"{aid}\t{i}\tk{i}\t{{RUS,UKR}}\tRUS|UKR\t{st}\tceasefire\tS{i}\ts-{i}\te\t{DAY0.isoformat()}\tt\n"
+                for i, st in enumerate(["planned", "denied"])
+            )),
+        )
+    warehouse.commit()
+    assert len(_queued(warehouse)) == 2
+    result = cx.detect(warehouse)
+    assert result.claims_checked == 2 and len(result.new_contradiction_ids) == 1
+
+
+def test_a_failed_detection_leaves_the_queue_as_it_was(warehouse, load, monkeypatch):
+    _seed_story(load)
+    queued = _queued(warehouse)
+    monkeypatch.setattr(cx, "_ATTACH_EVIDENCE", "select * from no_such_table")
+    with pytest.raises(Exception, match="no_such_table"):
+        cx.detect(warehouse)
+    warehouse.rollback()
+    assert _queued(warehouse) == queued
+    assert _contradictions(warehouse) == []
+    monkeypatch.undo()
+    assert len(cx.detect(warehouse).new_contradiction_ids) == 1
+
+
+def test_a_claim_committed_after_detection_took_the_queue_waits_for_the_next_detection(warehouse, warehouse_dsn, load):
+    _seed_story(load)
+    aid = load.article(published=DAY0 + timedelta(days=1))
+    other = wh.connect(warehouse_dsn)
+    try:
+        with other.cursor() as cur:  # a loader's open transaction: its claim is not committed yet
+            cur.execute(
+                "insert into talkwatch.claims (article_id, claim_index, claim_key, parties, parties_key, status,"
+                " topic, source, source_key, evidence, published_at, extractor_version)"
+                " values (%s, 0, 'k', '{RUS,UKR}', 'RUS|UKR', 'held', 'ceasefire', 'WP', 'washington-post', 'e',"
+                " %s, 't') returning claim_id",
+                (aid, DAY0 + timedelta(days=1)),
+            )
+            late = cur.fetchone()[0]
+        first = cx.detect(warehouse)
+        assert first.claims_checked == 3
+        other.commit()
+    finally:
+        other.close()
+    assert _queued(warehouse) == [late]
+    second = cx.detect(warehouse)
+    assert second.claims_checked == 1 and second.evidence_attached == 1
+    (k,) = _contradictions(warehouse)
+    assert (late, "b") in _evidence(warehouse, k[0])
+
+
+def test_evidence_references_are_enforced(warehouse, load):
+    from psycopg2 import errors
+
+    planned, stalled, _denied = _seed_story(load)
+    (cid,) = cx.detect(warehouse).new_contradiction_ids  # head: denied vs planned; stalled is evidence only
+    bad = [
+        ("insert into talkwatch.contradiction_evidence (contradiction_id, claim_id, side) values (%s, %s, 'a')",
+         (cid + 100, planned), "contradiction"),
+        ("insert into talkwatch.contradiction_evidence (contradiction_id, claim_id, side) values (%s, %s, 'a')",
+         (cid, planned + 100), "claim"),
+        ("insert into talkwatch.contradiction_evidence (contradiction_id, claim_id, side, run_id) values (%s, %s, 'a', 999999)",
+         (cid, load.claim("tass", "denied")), "run"),
+        ("update talkwatch.contradiction_evidence set claim_id = claim_id + 1000 where claim_id = %s", (planned,), "claim"),
+        ("delete from talkwatch.claims where claim_id = %s", (stalled,), "evidence of contradiction"),
+        ("update talkwatch.claims set claim_id = claim_id + 1000 where claim_id = %s", (stalled,), "cannot change"),
+    ]
+    for statement, args, message in bad:
+        with warehouse.cursor() as cur, pytest.raises(errors.ForeignKeyViolation, match=message):
+            cur.execute(statement, args)
+        warehouse.rollback()
+    # a claim that is no evidence can go; a contradiction takes its evidence along
+    loose = load.claim("nobody", "planned", parties=("ISR", "PSE"))
+    with wh.transaction(warehouse) as cur:
+        cur.execute("delete from talkwatch.claims where claim_id = %s", (loose,))
+        cur.execute("delete from talkwatch.contradictions where contradiction_id = %s", (cid,))
+        cur.execute("select count(*) from talkwatch.contradiction_evidence")
         assert cur.fetchone()[0] == 0
 
 

@@ -118,7 +118,7 @@ def test_analyst_reads_every_view(warehouse, warehouse_dsn, login):
         "select * from talkwatch.claims",
         "select * from talkwatch.contradictions",
         "insert into talkwatch.runs (kind) values ('cli')",
-        "update talkwatch.claims set checked_at = null",
+        "update talkwatch.claims set hedged = true",
         "delete from talkwatch.contradiction_evidence",
         "create table analytics.mine (x int)",
         "create table public.mine (x int)",

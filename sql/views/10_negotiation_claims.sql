@@ -34,11 +34,12 @@ select c.claim_id,
        a.url as article_url,
        a.title as article_title,
        c.created_at as loaded_at,
-       c.checked_at,
+       q.claim_id is not null as awaiting_detection,
        c.run_id
   from talkwatch.claims c
   join talkwatch.articles a on a.article_id = c.article_id
-  left join families f on f.topic = c.topic;
+  left join families f on f.topic = c.topic
+  left join talkwatch.detection_queue q on q.claim_id = c.claim_id;
 
 comment on view analytics.negotiation_claims is
     'One row per claim: parties, status, topic, source, outlet, hedged, event_time, published_at, evidence, article URL and title.';
