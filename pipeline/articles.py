@@ -322,18 +322,14 @@ def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, f
     nul_removed += for_title[1] + for_text[1]
     surrogates += for_title[2] + for_text[2]
     html_refs = count_unholdable_refs(entry.title) + (count_unholdable_refs(feed_html) if source == "feed" else 0)
-    if nul_removed:
-        result.warnings.append(f"entry {_entry_label(entry)}: {nul_removed} NUL character(s) removed "
-                               "(PostgreSQL text cannot store them)")
-    if surrogates:
-        result.warnings.append(f"entry {_entry_label(entry)}: {surrogates} lone surrogate(s) replaced with "
-                               "U+FFFD (PostgreSQL text cannot store them)")
-    if html_refs:
-        result.warnings.append(f"entry {_entry_label(entry)}: {html_refs} {UNHOLDABLE_REFS} in its HTML "
-                               "read as U+FFFD")
-    if page_refs:
-        result.warnings.append(f"entry {_entry_label(entry)}: {page_refs} {UNHOLDABLE_REFS} in its page "
-                               "read as U+FFFD")
+    for count, what in (
+        (nul_removed, "NUL character(s) removed (PostgreSQL text cannot store them)"),
+        (surrogates, "lone surrogate(s) replaced with U+FFFD (PostgreSQL text cannot store them)"),
+        (html_refs, f"{UNHOLDABLE_REFS} in its HTML read as U+FFFD"),
+        (page_refs, f"{UNHOLDABLE_REFS} in its page read as U+FFFD"),
+    ):
+        if count:
+            result.warnings.append(f"entry {_entry_label(entry)}: {count} {what}")
     seen.add(canonical)
     seen.add(canonical_url(url))
     sample = f"{title}\n{text}".strip()

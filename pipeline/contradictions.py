@@ -405,6 +405,16 @@ select g.contradiction_id, e.claim_id, e.side, %(run_id)s::bigint
 """
 
 
+# the grouping statements in order, each with the temporary table it creates
+_PERIOD_STEPS = (
+    (_SPANS, "tw_spans"),
+    (_CANDIDATES, "tw_candidates"),
+    (_SPAN_PERIODS, "tw_span_periods"),
+    (_GROUPS, "tw_groups"),
+    (_PAIR_GROUPS, "tw_pair_groups"),
+)
+
+
 def detect(conn, *, run_id: int | None = None) -> DetectResult:
     """Evaluate SPEC section 5 for the queued claims in one transaction; returns what changed."""
     params = {"window": WINDOW_DAYS, "run_id": run_id}
@@ -443,16 +453,9 @@ def detect(conn, *, run_id: int | None = None) -> DetectResult:
                 step(cur, "pairs", _RENUMBER_KEYS)
             step(cur, "pairs", "analyze tw_keys")
             step(cur, "pairs", "analyze tw_pairs")
-            step(cur, "periods", _SPANS)
-            step(cur, "periods", "analyze tw_spans")
-            step(cur, "periods", _CANDIDATES)
-            step(cur, "periods", "analyze tw_candidates")
-            step(cur, "periods", _SPAN_PERIODS)
-            step(cur, "periods", "analyze tw_span_periods")
-            step(cur, "periods", _GROUPS)
-            step(cur, "periods", "analyze tw_groups")
-            step(cur, "periods", _PAIR_GROUPS)
-            step(cur, "periods", "analyze tw_pair_groups")
+            for query, table in _PERIOD_STEPS:
+                step(cur, "periods", query)
+                step(cur, "periods", f"analyze {table}")
             step(cur, "contradictions", _INSERT_CONTRADICTIONS)
             step(cur, "contradictions", _GROUP_IDS)
             step(cur, "contradictions", _WIDEN_WINDOWS)

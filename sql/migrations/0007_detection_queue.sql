@@ -54,33 +54,22 @@ alter table talkwatch.contradiction_evidence
 create function talkwatch.check_evidence_references() returns trigger
 language plpgsql as $$
 declare
+    parent text[];
     missing bigint;
 begin
     perform pg_advisory_xact_lock(727011003);
-    select n.contradiction_id into missing
-      from (select distinct contradiction_id from new_evidence) n
-     where not exists (select 1 from talkwatch.contradictions k where k.contradiction_id = n.contradiction_id)
-     limit 1;
-    if found then
-        raise exception 'contradiction_evidence refers to contradiction %, which does not exist', missing
-            using errcode = 'foreign_key_violation';
-    end if;
-    select n.claim_id into missing
-      from (select distinct claim_id from new_evidence) n
-     where not exists (select 1 from talkwatch.claims c where c.claim_id = n.claim_id)
-     limit 1;
-    if found then
-        raise exception 'contradiction_evidence refers to claim %, which does not exist', missing
-            using errcode = 'foreign_key_violation';
-    end if;
-    select n.run_id into missing
-      from (select distinct run_id from new_evidence where run_id is not null) n
-     where not exists (select 1 from talkwatch.runs r where r.run_id = n.run_id)
-     limit 1;
-    if found then
-        raise exception 'contradiction_evidence refers to run %, which does not exist', missing
-            using errcode = 'foreign_key_violation';
-    end if;
+    -- (key column, parent table): each distinct key of the new rows is looked up once
+    foreach parent slice 1 in array array[['contradiction_id', 'contradictions'], ['claim_id', 'claims'], ['run_id', 'runs']] loop
+        execute format(
+            'select n.%1$I from (select distinct %1$I from new_evidence where %1$I is not null) n'
+            ' where not exists (select 1 from talkwatch.%2$I p where p.%1$I = n.%1$I) limit 1',
+            parent[1], parent[2]
+        ) into missing;
+        if missing is not null then
+            raise exception 'contradiction_evidence refers to % %, which does not exist', rtrim(parent[2], 's'), missing
+                using errcode = 'foreign_key_violation';
+        end if;
+    end loop;
     return null;
 end
 $$;
@@ -104,36 +93,20 @@ alter table talkwatch.contradictions set (fillfactor = 70);
 
 -- parents: a claim or run that evidence refers to cannot be deleted, nor can its key change; deleting
 -- a contradiction deletes its evidence
-create function talkwatch.restrict_evidence_claims() returns trigger
+-- TG_ARGV[0]: the parent's key column, as contradiction_evidence names it (claim_id, run_id)
+create function talkwatch.restrict_evidence_parent() returns trigger
 language plpgsql as $$
 declare
     bad record;
 begin
     perform pg_advisory_xact_lock(727011003);
-    select e.contradiction_id, o.claim_id into bad
-      from old_rows o
-      join talkwatch.contradiction_evidence e on e.claim_id = o.claim_id
-     limit 1;
-    if found then
-        raise exception 'claim % is evidence of contradiction %: it cannot be deleted', bad.claim_id, bad.contradiction_id
-            using errcode = 'foreign_key_violation';
-    end if;
-    return null;
-end
-$$;
-
-create function talkwatch.restrict_evidence_runs() returns trigger
-language plpgsql as $$
-declare
-    bad record;
-begin
-    perform pg_advisory_xact_lock(727011003);
-    select e.contradiction_id, o.run_id into bad
-      from old_rows o
-      join talkwatch.contradiction_evidence e on e.run_id = o.run_id
-     limit 1;
-    if found then
-        raise exception 'run % attached evidence to contradiction %: it cannot be deleted', bad.run_id, bad.contradiction_id
+    execute format(
+        'select e.contradiction_id, o.%1$I as id from old_rows o'
+        ' join talkwatch.contradiction_evidence e on e.%1$I = o.%1$I limit 1', tg_argv[0]
+    ) into bad;
+    if bad.contradiction_id is not null then
+        raise exception '% % is evidence of contradiction %: it cannot be deleted',
+            rtrim(tg_table_name, 's'), bad.id, bad.contradiction_id
             using errcode = 'foreign_key_violation';
     end if;
     return null;
@@ -174,11 +147,11 @@ $$;
 create trigger claims_evidence_restrict_delete
     after delete on talkwatch.claims
     referencing old table as old_rows
-    for each statement execute function talkwatch.restrict_evidence_claims();
+    for each statement execute function talkwatch.restrict_evidence_parent('claim_id');
 create trigger runs_evidence_restrict_delete
     after delete on talkwatch.runs
     referencing old table as old_rows
-    for each statement execute function talkwatch.restrict_evidence_runs();
+    for each statement execute function talkwatch.restrict_evidence_parent('run_id');
 create trigger contradictions_evidence_cascade_delete
     after delete on talkwatch.contradictions
     referencing old table as old_rows
