@@ -27,6 +27,56 @@ def test_changed_released_migration_is_refused(warehouse, tmp_path):
         wh.migrate(warehouse, tmp_path)
 
 
+@pytest.fixture
+def empty_database(pg_server_dsn):
+    """A fresh database with no migration applied."""
+    import uuid
+
+    import psycopg2
+    from psycopg2 import sql
+
+    name = f"tw_empty_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(pg_server_dsn)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    conn = wh.connect(psycopg2.extensions.make_dsn(pg_server_dsn, dbname=name))
+    yield conn
+    conn.close()
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    admin.close()
+
+
+def test_upgrade_to_the_detection_queue_queues_exactly_the_unchecked_claims(empty_database, tmp_path):
+    conn = empty_database
+    (tmp_path / "migrations").mkdir()
+    (tmp_path / "views").mkdir()
+    for mig in wh.list_migrations():
+        if mig.version < 7:
+            (tmp_path / "migrations" / mig.path.name).write_text(mig.sql)
+    wh.migrate(conn, tmp_path)
+    with wh.transaction(conn) as cur:
+        aid = _article_row(cur)
+        ids = []
+        for i, checked in enumerate([True, False, True, False]):
+            cur.execute(
+                "insert into talkwatch.claims (article_id, claim_index, claim_key, parties, parties_key, status,"
+                " topic, source, source_key, evidence, published_at, extractor_version, checked_at)"
+                " values (%s, %s, %s, '{RUS,UKR}', 'RUS|UKR', 'planned', 'ceasefire', 'S', 's', 'e', now(), 't',"
+                " case when %s then now() end) returning claim_id",
+                (aid, i, f"k{i}", checked),
+            )
+            ids.append(cur.fetchone()[0])
+    assert wh.migrate(conn) == [m.path.name for m in wh.list_migrations() if m.version >= 7]
+    with conn.cursor() as cur:
+        cur.execute("select claim_id from talkwatch.detection_queue order by claim_id")
+        assert [r[0] for r in cur.fetchall()] == [ids[1], ids[3]]
+        cur.execute("select claim_id, awaiting_detection from analytics.negotiation_claims order by claim_id")
+        assert cur.fetchall() == [(ids[0], False), (ids[1], True), (ids[2], False), (ids[3], True)]
+    conn.commit()
+
+
 def _article_row(cur, url="https://example.org/a", body="Talks were held.", published=None):
     cur.execute(
         """
