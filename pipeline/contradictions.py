@@ -195,16 +195,19 @@ select hashtextextended(k.track_key, 0) as key_no, k.track_key, m.rule, m.event_
 """
 
 # One number per key (track and source pair), so that the later steps group and join integers, not
-# texts (the parts are the database's collation again, so that the contradictions' indexes serve them): a 64-bit hash of the key text, computed with each pair. Two keys with one number would merge
-# two contradictions; that is checked here (min = max per number), and should it ever happen, the
-# keys are numbered exactly instead (_RENUMBER_KEYS).
-_KEYS = """
-create temp table tw_keys on commit drop as
-select k.key_no, k.track_key,
+# texts: a 64-bit hash of the key text, computed with each pair. Two keys with one number would
+# merge two contradictions; that is checked here (min = max per number), and should it ever happen,
+# the keys are numbered exactly instead (_RENUMBER_KEYS). The key's parts get the database's
+# collation back, so that the contradictions' indexes serve lookups by them.
+_KEY_PARTS = """
        split_part(k.track_key, ' ', 1) collate "default" as parties_key,
        split_part(k.track_key, ' ', 2) collate "default" as family,
        split_part(k.track_key, ' ', 3) collate "default" as source_key_a,
-       split_part(k.track_key, ' ', 4) collate "default" as source_key_b,
+       split_part(k.track_key, ' ', 4) collate "default" as source_key_b,"""
+
+_KEYS = f"""
+create temp table tw_keys on commit drop as
+select k.key_no, k.track_key,{_KEY_PARTS}
        k.track_key <> k.other_key as collision
   from (
     select p.key_no, min(p.track_key) as track_key, max(p.track_key) as other_key
@@ -213,14 +216,10 @@ select k.key_no, k.track_key,
   ) k
 """
 
-_RENUMBER_KEYS = """
+_RENUMBER_KEYS = f"""
 drop table tw_keys;
 create temp table tw_keys on commit drop as
-select row_number() over (order by k.track_key) as key_no, k.track_key,
-       split_part(k.track_key, ' ', 1) collate "default" as parties_key,
-       split_part(k.track_key, ' ', 2) collate "default" as family,
-       split_part(k.track_key, ' ', 3) collate "default" as source_key_a,
-       split_part(k.track_key, ' ', 4) collate "default" as source_key_b,
+select row_number() over (order by k.track_key) as key_no, k.track_key,{_KEY_PARTS}
        false as collision
   from (select distinct p.track_key from tw_pairs p) k;
 update tw_pairs p set key_no = k.key_no from tw_keys k where k.track_key = p.track_key;

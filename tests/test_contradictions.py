@@ -140,6 +140,23 @@ def test_seed_story_is_one_contradiction_with_three_pieces_of_evidence(warehouse
     assert _evidence(warehouse, row[0]) == sorted([(planned, "b"), (stalled, "b"), (denied, "a")])
 
 
+def test_keys_that_share_a_hash_are_numbered_exactly(warehouse, load, monkeypatch):
+    planned, stalled, denied = _seed_story(load)
+    held = load.claim("idf", "held", "hostages", parties=("ISR", "PSE"))
+    hamas = load.claim("hamas", "denied", "hostages", parties=("ISR", "PSE"))
+    # every key gets the same number: only the exact numbering can tell the two tracks apart
+    monkeypatch.setattr(cx, "_PAIRS", cx._PAIRS.replace("hashtextextended(k.track_key, 0)", "0::bigint"))
+    result = cx.detect(warehouse)
+    assert len(result.new_contradiction_ids) == 2 and result.evidence_attached == 5
+    rows = _contradictions(warehouse)
+    assert [r[1:6] for r in rows] == [
+        ("ISR|PSE", "hostages", "now:2024-08-18", "hamas", "idf"),
+        ("RUS|UKR", "ceasefire", "now:2024-08-18", "maria-zakharova", "washington-post"),
+    ]
+    assert _evidence(warehouse, rows[0][0]) == sorted([(held, "b"), (hamas, "a")])
+    assert _evidence(warehouse, rows[1][0]) == sorted([(planned, "b"), (stalled, "b"), (denied, "a")])
+
+
 def test_list_contradictions_returns_both_sides_and_evidence_as_json(warehouse, load):
     planned, stalled, denied = _seed_story(load)
     (cid,) = cx.detect(warehouse).new_contradiction_ids
