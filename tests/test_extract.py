@@ -86,13 +86,9 @@ def _one(claims, status: str):
     return got[0]
 
 
-
-
 @pytest.mark.slow
-def test_the_seed_story_gives_the_reported_talks_and_the_denial(nlp):
-    from tests.conftest import SHARED
-
-    title, _, text = (SHARED / "seed" / "zakharova_denial.txt").read_text(encoding="utf-8").partition("\n")
+def test_the_seed_story_gives_the_reported_talks_and_the_denial(nlp, shared_dir):
+    title, _, text = (shared_dir / "seed" / "zakharova_denial.txt").read_text(encoding="utf-8").partition("\n")
     claims = _claims(nlp, text, title=title, published="2024-08-18", outlet="Seed Wire")
     planned = [c for c in claims if c.status == "planned" and c.source_key == "washington-post"]
     denied = [c for c in claims if c.status == "denied" and c.source_key == "maria-zakharova"]
