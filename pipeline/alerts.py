@@ -25,6 +25,8 @@ MAX_SUBJECT_GROUPS = 4  # parties named in the subject; the rest are "+N more"
 MAX_EXTRA_EVIDENCE = 5  # further supporting claims listed per side, beyond the first
 _CTRL_RE = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]+")
 _WS_RE = re.compile(r"\s+")
+# explicit directional embeddings, overrides and isolates (LRE…RLO, LRI…PDI)
+_BIDI_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass
@@ -42,9 +44,19 @@ class AlertResult:
 # --------------------------------------------------------------------------- escaping helpers
 
 
+def show_bidi_controls(text: str) -> str:
+    """Explicit bidi embeddings, overrides and isolates shown as `[U+202E]`, never obeyed.
+
+    In a digest or a report such a character from a feed would reorder what follows it (an
+    override in a title can make a link or a status read backwards: "trojan source"). Right-to-left
+    letters and the plain marks U+200E/U+200F stay; the warehouse keeps the text verbatim."""
+    return _BIDI_RE.sub(lambda m: f"[U+{ord(m.group()):04X}]", text)
+
+
 def header_safe(value: Any, *, limit: int = 300) -> str:
-    """One line with no CR/LF or other control characters (header injection is impossible)."""
-    text = _WS_RE.sub(" ", _CTRL_RE.sub(" ", "" if value is None else str(value))).strip()
+    """One line with no CR/LF or other control characters (header injection is impossible) and bidi
+    controls shown, not obeyed."""
+    text = _WS_RE.sub(" ", _CTRL_RE.sub(" ", show_bidi_controls("" if value is None else str(value)))).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
@@ -57,7 +69,7 @@ def safe_url(url: Any) -> str | None:
     if not url:
         return None
     text = str(url).strip()
-    if _CTRL_RE.search(text) or " " in text:
+    if _CTRL_RE.search(text) or _BIDI_RE.search(text) or " " in text:
         return None
     if not re.match(r"^https?://[^/\s]", text, re.IGNORECASE):
         return None
@@ -164,7 +176,7 @@ def _text_body(groups, n: int, run_label: str | None, failing: list[dict] | None
     if failing:
         lines += _failing_text(failing)
     lines += ["", "-- ", "talkwatch nightly digest; each contradiction is mailed once."]
-    return "\n".join(lines) + "\n"
+    return show_bidi_controls("\n".join(lines) + "\n")
 
 
 _TD = "vertical-align:top;padding:8px;border:1px solid #ddd;width:50%"
@@ -244,7 +256,7 @@ def _html_body(groups, n: int, run_label: str | None, failing: list[dict] | None
         out.append("</ul>")
     out.append("<p style=\"color:#777;font-size:12px\">talkwatch nightly digest; each contradiction is mailed once.</p>")
     out.append("</body></html>")
-    return "\n".join(out)
+    return show_bidi_controls("\n".join(out))
 
 
 def build_digest(

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
-from pipeline.alerts import parties_label, safe_url
+from pipeline.alerts import parties_label, safe_url, show_bidi_controls
 
 logger = logging.getLogger(__name__)
 
@@ -435,7 +435,8 @@ def render_report(conn, *, since: datetime | None = None, only_contradicted: boo
         body.append('<p class="empty">No claims in the warehouse yet.</p>')
     scope = f" since {_e(_day(since))}" if since else ""
     logger.info("report: %s tracks, %s claims, %s contradictions", len(tracks), n_claims, n_contra)
-    return (
+    # bidi controls from feeds shown, not obeyed, anywhere on the page (chart labels and tooltips too)
+    return show_bidi_controls(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
         f'<meta http-equiv="Content-Security-Policy" content="{_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'

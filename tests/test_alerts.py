@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import hashlib
+import re
 import socket
 from datetime import datetime, timezone
 from email import policy
@@ -331,6 +332,43 @@ def test_hostile_values_are_escaped_in_html_and_absent_from_headers(warehouse, s
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in html_part
     assert 'href="javascript:' not in html_part
     assert "<a href=\"https://ok.example.org/&quot;&gt;&lt;script&gt;" in html_part
+
+
+# right-to-left letters with an override, an embedding and an isolate around them; a marker to find
+BIDI_SOURCE = "\u202eناطق رسمي\u202c"
+BIDI_EVIDENCE = "\u202bلا توجد مفاوضات\u202c, said \u2067the spokesman\u2069 \u202egnp.exe\u202c"
+BIDI_CONTROLS = "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def test_bidi_controls_from_feeds_are_shown_not_obeyed_in_every_part(warehouse, smtp_server):
+    port, handler = smtp_server
+    rows = Rows(warehouse)
+    a = rows.claim(parties=["ISR", "HAMAS"], status="denied", topic="ceasefire", source=BIDI_SOURCE,
+                   source_key="bidi-source", evidence=BIDI_EVIDENCE, outlet="\u202eOutlet",
+                   title="\u2066title\u2069", url="https://news.example.org/\u202eexe.html")
+    b = rows.claim(parties=["ISR", "HAMAS"], status="held", topic="ceasefire", source="Plain Source",
+                   source_key="plain-source", evidence="Talks were held.", outlet="Plain Outlet")
+    rows.contradiction([a], [b], parties=["ISR", "HAMAS"], source_keys=("bidi-source", "plain-source"))
+
+    assert alerts.send_pending_alerts(warehouse, settings_for(port)).sent
+    msg = handler.messages[0]["message"]
+    text_part, html_part = parts(msg)
+    for where, content in (("subject", str(msg["Subject"])), ("text", text_part), ("html", html_part)):
+        assert not set(content) & set(BIDI_CONTROLS), where
+    for content in (text_part, html_part):
+        assert "[U+202E]ناطق رسمي[U+202C]" in content  # the letters stay, the override is visible
+        assert "[U+2067]the spokesman[U+2069]" in content
+        assert "[U+202E]gnp.exe[U+202C]" in content
+    assert not re.search(r'href="[^"]*exe\.html', html_part)  # a URL hiding an override is no link
+    with warehouse.cursor() as cur:  # the warehouse keeps the text as it came
+        cur.execute("select source, evidence from talkwatch.claims where claim_id = %s", (a,))
+        assert cur.fetchone() == (BIDI_SOURCE, BIDI_EVIDENCE)
+
+
+def test_show_bidi_controls_leaves_plain_rtl_text_and_marks_alone():
+    text = "\u200fمرحبا\u200e שלום \u061c"
+    assert alerts.show_bidi_controls(text) == text
+    assert alerts.show_bidi_controls("a\u2068b\u2069") == "a[U+2068]b[U+2069]"
 
 
 def test_digest_groups_by_parties_and_subject_counts(warehouse, smtp_server):

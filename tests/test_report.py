@@ -100,6 +100,18 @@ def test_every_value_is_escaped(warehouse):
         assert not any(k.startswith("on") for k in attrs), attrs
 
 
+def test_bidi_controls_are_shown_not_obeyed(warehouse):
+    rows = Rows(warehouse)
+    a = rows.claim(parties=["RUS", "UKR"], status="denied", topic="ceasefire", source="\u202eecruos",
+                   source_key="bidi-source", evidence="No talks \u2067at all\u2069.", outlet="Wire")
+    b = rows.claim(parties=["RUS", "UKR"], status="held", topic="ceasefire", source="Plain",
+                   source_key="plain", evidence="Talks were held.", outlet="Wire")
+    rows.contradiction([a], [b], parties=["RUS", "UKR"], source_keys=("bidi-source", "plain"))
+    page = report.render_report(warehouse)
+    assert not re.search("[\u202a-\u202e\u2066-\u2069]", page)
+    assert "[U+202E]ecruos" in page and "No talks [U+2067]at all[U+2069]." in page
+
+
 def test_empty_warehouse_renders_a_page(warehouse):
     page = report.render_report(warehouse)
     assert "No claims in the warehouse yet." in page and page.rstrip().endswith("</html>")
