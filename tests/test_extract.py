@@ -185,6 +185,49 @@ def test_positions_in_the_article_voice_belong_to_the_party(nlp):
 
 
 @pytest.mark.slow
+def test_no_plans_for_talks_is_a_denial_and_preparations_are_a_plan(nlp):
+    c = _one(_claims(nlp, "A Hamas spokesman, Hazem Qassem, said there were no plans for talks with Israel in Cairo."),
+             "denied")
+    assert c.parties == ["HAMAS", "ISR"] and c.source_key == "hazem-qassem"
+    c = _one(_claims(nlp, "Preparations for talks between Sudan's army and the RSF in Jeddah are under way, "
+                          "Saudi officials said."), "planned")
+    assert c.parties == ["RSF", "SDN"]
+    c = _one(_claims(nlp, "Azerbaijani officials said there had been no progress in the peace talks with Armenia."),
+             "stalled")
+    assert c.parties == ["ARM", "AZE"]
+
+
+@pytest.mark.slow
+def test_close_to_a_deal_is_talks_under_way_and_could_be_signed_is_a_plan(nlp):
+    c = _one(_claims(nlp, "Colombia and the ELN are close to a ceasefire agreement, the chief government negotiator said."),
+             "ongoing")
+    assert c.parties == ["COL", "ELN"]
+    claims = _claims(nlp, "A peace treaty between Armenia and Azerbaijan could be signed this year, Armenia's prime "
+                          "minister said.")
+    assert [c.status for c in claims] == ["planned"], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_a_trailing_speaker_the_parser_left_unattached_is_the_source(nlp):
+    c = _one(_claims(nlp, "Israel and Hezbollah agreed to a 60-day truce, France and the United States said in a joint "
+                          "statement."), "agreed")
+    assert c.source_key == "france-government", c.source
+
+
+@pytest.mark.slow
+def test_sides_meeting_to_discuss_a_truce_is_one_held_claim(nlp):
+    claims = _claims(nlp, "Sudanese and RSF commanders met in Geneva on Monday to discuss a truce.", published="2025-06-03")
+    assert [c.status for c in claims] == ["held"], [(c.status, c.evidence) for c in claims]
+    assert claims[0].parties == ["RSF", "SDN"] and claims[0].venue == "Geneva"
+
+
+@pytest.mark.slow
+def test_ready_to_accept_a_proposal_is_an_acceptance(nlp):
+    c = _one(_claims(nlp, "The Houthis said they were ready to accept a Saudi proposal for a nationwide truce."), "accepted")
+    assert c.parties == ["HOUTHIS", "SAU"] and c.source_key == "houthis"
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

@@ -67,6 +67,7 @@ class Lexicon:
         self.speech_verbs = c.words("speech_verbs")
         self.side_words = c.words("side_words")
         self.path_noun_status = {str(k).lower(): str(v) for k, v in (c.raw.get("path_noun_status") or {}).items()}
+        self.negated_path_noun_status = {str(k): str(v) for k, v in (c.raw.get("negated_path_noun_status") or {}).items()}
         self.negations = c.words("negation_markers")
         self.titles = c.words("person_titles")
         self.mediator_markers = c.words("mediator_markers")
@@ -129,6 +130,9 @@ def future_of(v: Token) -> bool:
     for c in v.children:
         if c.dep_ in ("aux", "auxpass") and c.lower_ in ("will", "shall", "'ll", "wo", "would", "'d", "going"):
             return True
+    if v.tag_ in ("VB", "VBN") and v.lemma_.lower() != "need" and any(c.dep_ == "aux" and c.lower_ in ("could", "may", "might") for c in v.children) \
+            and not any(c.dep_ == "aux" and c.lemma_.lower() == "have" for c in v.children):
+        return True  # "a deal could be signed within months" (not "may have been reached", "might need to")
     h = v.head
     if v.dep_ == "xcomp" and h.i != v.i and h.lemma_.lower() in (
             "set", "due", "expect", "schedule", "suppose", "plan", "go", "slate", "prepare", "be", "have"):
@@ -393,6 +397,13 @@ def _has_actor(tokens, lex: Lexicon) -> bool:
     return any(sp.start in idx for sp in spans)
 
 
+def _actor_codes(tokens) -> set[str]:
+    """The actors (codes) whose gazetteer matches start among these tokens."""
+    spans = tokens[0].doc.spans.get("tw_actors", []) if tokens else []
+    idx = {t.i for t in tokens}
+    return {sp.label_ for sp in spans if sp.start in idx}
+
+
 def _ends_phrase(t: Token, phrases: dict[str, list[list[str]]]) -> bool:
     """Is `t` the last word of one of the multi-word cues ("prisoner exchange", "end to hostilities")?"""
     doc = t.doc
@@ -429,6 +440,8 @@ def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
             if lem(v) == "negotiate" and (_has_actor(sub, lex) or lem(c) in lex.gaz.generic_state
                                           or lem(c) in lex.gaz.generic_nonstate):
                 return True
+            if len(_actor_codes(sub)) >= 2:
+                return True  # "Thai and Cambodian officials met": both sides in the subject
     return False
 
 
@@ -605,6 +618,10 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return None  # "we will know the negotiations were successful when ...": not said to be so
     if p.denial_pred:
         return "denied" if talkish else "no_deal"
+    t0 = p.trigger
+    if t0.pos_ == "VERB" and t0.dep_ in ("advcl", "xcomp") and any(c.dep_ == "aux" and c.lower_ == "to" for c in t0.children) \
+            and lem(t0.head) in lex.talk_verbs:
+        return None  # "met in Kuala Lumpur to discuss a ceasefire": the purpose of the meeting, its own claim
     governing = _no_claim_noun_over(v, lex) if v is not None else None
     if governing is not None:
         if lem(governing) == "hope" and lem(governing.head) == "dash":
@@ -628,6 +645,14 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return None
     for t in p.path:
         s = lex.path_noun_status.get(lem(t))
+        if t.lower_ == "plans" and t.pos_ == "NOUN":
+            s = "planned"  # "plans for talks in Istanbul" (a singular "plan for a ceasefire" is a proposal)
+        if s and t.pos_ == "NOUN" and any(c.dep_ == "det" and c.lower_ == "no" for c in t.children):
+            # "there are no plans for talks", "no progress in the negotiations"
+            s = lex.negated_path_noun_status.get(lem(t))
+            if s is None:
+                return None
+            return "no_deal" if (s == "denied" and dealish) else s
         if s and t.pos_ == "NOUN":
             if s == "rejected" and lem(t) == "hope" and (v is None or lem(v) != "dash"):
                 continue
@@ -647,12 +672,19 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             if s == "no_deal" and talkish:
                 s = "denied"
             return s
+    # "the two sides are close to a deal", "nearing a ceasefire": talks under way, nothing agreed yet
+    near = p.trigger.head
+    if (near.lower_ == "to" and near.head.lower_ in ("close", "closer", "near", "nearer")) or (
+            v is not None and lem(v) == "near" and p.trigger.dep_ == "dobj"):
+        return None if p.negated or has_neg(near.head, lex) else "ongoing"
     # "the government wants to negotiate", "Kyiv refused to talk": a position on the talks
     if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and (
             v.i == p.trigger.i or p.cls == "deal" or p.trigger.head.i == v.i):
         hv = lem(v.head)
         if hv in lex.rejected_verbs and not has_neg(v.head, lex):
             return "rejected"
+        if hv in {"ready", "willing", "prepared", "want"} and lem(v) in lex.accepted_verbs:
+            return "rejected" if has_neg(v.head, lex) else "accepted"  # "ready to accept the proposal"
         if hv in lex.proposed_verbs | {"ready", "willing"}:
             return "rejected" if has_neg(v.head, lex) else "proposed"
     # "nothing materialised from the negotiations": no deal came of them
@@ -1414,6 +1446,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
     for c in root.children:
         if c.dep_ in ("parataxis", "ccomp", "advcl") and lem(c) in lex.reporting and c.i > start.i - 40:
             subj = subject_of(c)
+            if subj is None and c.i > start.i and c.tag_ in ("VBD", "VBZ", "VBP"):
+                subj = _left_subject(c)  # "... agreed to a truce, Saudi Arabia and the US said": no subject parsed
             if subj is not None and (c.dep_ == "parataxis" or c.i > start.i):
                 return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)
     # according to X
@@ -1503,6 +1537,8 @@ def _left_subject(v: Token) -> Token | None:
     if j < sent.start:
         return None
     t = v.doc[j]
+    while t.dep_ == "conj" and t.head.i < t.i and t.head.pos_ in ("PROPN", "NOUN"):
+        t = t.head  # "Saudi Arabia and the United States said": the first of the speakers
     if t.pos_ in ("PROPN", "NOUN") and t.dep_ in ("pobj", "nsubj", "appos", "ROOT", "npadvmod", "dobj"):
         return t
     return None
