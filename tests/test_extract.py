@@ -228,6 +228,32 @@ def test_ready_to_accept_a_proposal_is_an_acceptance(nlp):
 
 
 @pytest.mark.slow
+def test_talks_held_on_a_truce_are_talks_not_an_agreed_truce(nlp):
+    claims = _claims(nlp, "Sudanese army and RSF envoys are conducting talks in Jeddah over a nationwide truce, "
+                          "diplomats said.")
+    assert [c.status for c in claims] == ["ongoing"], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_no_deal_expected_is_no_deal(nlp):
+    c = _one(_claims(nlp, "Houthi negotiator Mohammed Abdulsalam said no agreement with Saudi Arabia was expected soon."),
+             "no_deal")
+    assert c.parties == ["HOUTHIS", "SAU"] and c.source_key == "mohammed-abdulsalam"
+
+
+@pytest.mark.slow
+def test_saying_after_denying_something_else_is_not_a_denial(nlp):
+    claims = _claims(nlp, "The M23 rebels dismissed the allegations and said the ceasefire with Kinshasa was holding.")
+    assert [(c.status, c.source_key) for c in claims] == [("agreed", "m23")], [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
+def test_rejecting_an_offer_of_talks_is_only_the_rejection(nlp):
+    claims = _claims(nlp, "The TTP rejected an offer of negotiations from Pakistan's government on Sunday.")
+    assert [(c.status, c.source_key) for c in claims] == [("rejected", "ttp")], [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

@@ -370,6 +370,10 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
         if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about", "for", "toward", "towards") \
                 and (lem(t.head.head) in lex.talk_nouns or t.head.head.lower_ in lex.talk_nouns):
             continue  # "talks on a partial ceasefire": the ceasefire is what the talks are about
+        if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about") and t.head.head.pos_ == "VERB" \
+                and any(c.dep_ == "dobj" and (lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns)
+                        for c in t.head.head.children):
+            continue  # "are holding talks in Cairo on a truce": the same, attached to the verb
         if lm in ("process", "round") and not any(c.lower_ in ("peace", "talks") for c in t.children):
             continue
         if cls == "talk" and t.tag_ == "NN" and lw == "talk":
@@ -658,6 +662,11 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 continue
             if s == "proposed" and lem(t) == "call" and any(c.lower_ == "that" for c in t.children):
                 continue
+            if s == "proposed" and v is not None and t.dep_ in ("dobj", "nsubjpass") and t.head.i == v.i:
+                if lem(v) in lex.rejected_verbs:
+                    return "rejected"  # "rejected an offer of talks": the position on the offer
+                if lem(v) in lex.accepted_verbs:
+                    return "accepted"
             if s == "collapsed" and not (v is not None and lem(v) in ("announce", "declare", "call", "bring", "put")):
                 continue
             if s == "ongoing" and v is not None and lem(v) in ("retract", "withdraw"):
@@ -716,8 +725,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         if p.future or (v is not None and any(c.lower_ in ("should", "must", "can", "could") for c in v.children)):
             return "rejected"
         if dealish or p.cls == "proposal":
-            if vl in lex.agreed_verbs or vl in ("be", "have", "exist", "agree", "reach") or v is None or p.cls == "agree":
-                return "no_deal"
+            if vl in lex.agreed_verbs or vl in ("be", "have", "exist", "agree", "reach", "expect") or v is None \
+                    or p.cls == "agree":
+                return "no_deal"  # "no agreement has been reached", "no deal is expected this week"
             return None
         if vl in ("happen", "take", "be", "have", "exist", "negotiate", "talk", "meet", "discuss", "hold", "engage",
                   "dialogue", "send", "occur", "conduct") or v is None:
@@ -1379,6 +1389,13 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 said_by_gerund = said_by_gerund or (lem(x) in lex.reporting and not _is_denial(x, lex))
                 came_from, x = x, x.head
                 continue
+            if subj is None and x.dep_ == "conj" and x.head.pos_ in VERBAL and lem(x) in lex.reporting \
+                    and not _is_denial(x, lex):
+                # "the army denied the accusation and said the truce was holding": the speaker of
+                # "said" is the subject of "denied", and what it says is its own statement, not denied
+                subj = subject_of(x.head)
+                if subj is not None:
+                    return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)
             if subj is None and x.dep_ == "acl" and x.head.pos_ in ("NOUN", "PROPN"):
                 subj = x.head  # "A spokesman for the rebels, X, denied ..." parsed as a participle of "spokesman"
             if subj is None and x.tag_ in ("VBD", "VBZ", "VBP"):
