@@ -26,6 +26,10 @@ PUB = date(2024, 8, 18)
         ("fighting since 2012", None),  # an open range is no period a claim is about
         ("talks held in 2013", "2013"),
         ("no time at all", None),
+        ("The 1994 ceasefire between them held", "1994"),  # a year naming the deal
+        ("the 2016 peace agreement with the rebels", "2016"),
+        ("the 2024 talks in Doha", None),  # the publication year's talks: no period of their own
+        ("the 2023 budget deal", "2023"),  # (whether it is about talks at all is decided elsewhere)
     ],
 )
 def test_resolution(text, expected):

@@ -30,6 +30,9 @@ _PATTERNS = [
     ("rel_year", re.compile(r"\b(next|last)\s+year\b", re.I)),
     ("in_month", re.compile(rf"\b(?:in|since|from|until|by|early|late|mid-?|end of)\s+{_MONTH_RE}\b", re.I)),
     ("in_year", re.compile(r"\b(in|since|by|during|until|from|of)\s+((?:19|20)\d{2})\b", re.I)),
+    # a year naming the deal or the talks: "the 1994 ceasefire", "the 2016 peace agreement"
+    ("attr_year", re.compile(r"\b((?:19|20)\d{2})(?:'s)?\s+(?:[a-z-]+\s+){0,2}(?:ceasefire|cease-fire|truce|"
+                             r"agreement|accord|deal|talks|negotiations|treaty|armistice|pact|peace)\b", re.I)),
 ]
 
 
@@ -119,6 +122,8 @@ def resolve_event_time(text: str, published: date | None, *, future: bool = Fals
                 if m.group(1).lower() in ("since", "until", "from", "by"):
                     return None
                 return m.group(2)
+            if kind == "attr_year" and int(m.group(1)) < published.year:
+                return m.group(1)  # an earlier year's deal; this year's ("the 2025 talks") is left to the rest
         except (ValueError, KeyError):
             continue
     return None
