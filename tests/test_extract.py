@@ -254,6 +254,27 @@ def test_rejecting_an_offer_of_talks_is_only_the_rejection(nlp):
 
 
 @pytest.mark.slow
+def test_being_in_talks_is_ongoing_and_talks_not_begun_are_denied(nlp):
+    c = _one(_claims(nlp, "Armenia and Azerbaijan are in direct talks on a border deal, diplomats said."), "ongoing")
+    assert c.parties == ["ARM", "AZE"]
+    c = _one(_claims(nlp, "Talks between the ELN and the Colombian government have not begun, the rebels said."),
+             "denied")
+    assert c.source_key == "eln"
+
+
+@pytest.mark.slow
+def test_a_truce_that_absent_contacts_are_about_is_not_agreed(nlp):
+    claims = _claims(nlp, "Kremlin aide Yuri Ushakov said there had been no contacts with Kyiv about a truce.")
+    assert [(c.status, c.source_key) for c in claims] == [("denied", "yuri-ushakov")], [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
+def test_talks_an_offer_would_mediate_are_only_the_offer(nlp):
+    claims = _claims(nlp, "Thailand accepted Malaysia's offer to host talks with Cambodia, the Thai government said.")
+    assert [(c.status, c.parties) for c in claims] == [("accepted", ["KHM", "THA"])], [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

@@ -371,9 +371,9 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
                 and (lem(t.head.head) in lex.talk_nouns or t.head.head.lower_ in lex.talk_nouns):
             continue  # "talks on a partial ceasefire": the ceasefire is what the talks are about
         if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about") and t.head.head.pos_ == "VERB" \
-                and any(c.dep_ == "dobj" and (lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns)
+                and any(c.dep_ in ("dobj", "attr", "nsubj", "nsubjpass") and (lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns)
                         for c in t.head.head.children):
-            continue  # "are holding talks in Cairo on a truce": the same, attached to the verb
+            continue  # "are holding talks in Cairo on a truce", "there were no contacts on a ceasefire": the same
         if lm in ("process", "round") and not any(c.lower_ in ("peace", "talks") for c in t.children):
             continue
         if cls == "talk" and t.tag_ == "NN" and lw == "talk":
@@ -681,6 +681,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             if s == "no_deal" and talkish:
                 s = "denied"
             return s
+    if talkish and v is not None and v.dep_ == "acl" and v.head.pos_ == "NOUN" and (
+            lem(v.head) in lex.proposal_nouns or v.head.lower_ in lex.proposal_nouns):
+        return None  # "Malaysia's offer to mediate talks": the offer is the claim (accepted, rejected, …)
     # "the two sides are close to a deal", "nearing a ceasefire": talks under way, nothing agreed yet
     near = p.trigger.head
     if (near.lower_ == "to" and near.head.lower_ in ("close", "closer", "near", "nearer")) or (
@@ -730,8 +733,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 return "no_deal"  # "no agreement has been reached", "no deal is expected this week"
             return None
         if vl in ("happen", "take", "be", "have", "exist", "negotiate", "talk", "meet", "discuss", "hold", "engage",
-                  "dialogue", "send", "occur", "conduct") or v is None:
-            return "denied"
+                  "dialogue", "send", "occur", "conduct", "begin", "start") or v is None:
+            return "denied"  # "there are no talks", "negotiations have not begun"
         return None
     # adjectives on the trigger
     if L & lex.collapsed_adj:
@@ -821,6 +824,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 if vl in ("struggle", "decipher", "offer", "remain", "back"):
                     return None
                 return "held"
+            if vl == "be" and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ == "in" and p.trigger.head.head.i == v.i:
+                return "ongoing"  # "Russia and Ukraine are in secret talks"
             if vl in ("be", "have") and not any(c.dep_ == "expl" for c in v.children) and trig not in (
                     "communication", "contact", "contacts"):
                 return None
