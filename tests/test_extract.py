@@ -275,6 +275,22 @@ def test_talks_an_offer_would_mediate_are_only_the_offer(nlp):
 
 
 @pytest.mark.slow
+def test_headlines_without_a_full_clause(nlp):
+    c = _one(_claims(nlp, "", title="Armenia, Azerbaijan to meet in Abu Dhabi next week"), "planned")
+    assert c.parties == ["ARM", "AZE"] and c.source == "Test Wire"
+    c = _one(_claims(nlp, "", title="Hamas: No talks with Israel scheduled"), "denied")
+    assert c.parties == ["HAMAS", "ISR"] and c.source_key == "hamas"
+    c = _one(_claims(nlp, "", title="Sudan army, RSF near truce in Jeddah - diplomats"), "ongoing")
+    assert c.parties == ["RSF", "SDN"]
+
+
+@pytest.mark.slow
+def test_a_country_naming_the_war_is_a_weaker_side_than_one_at_the_table(nlp):
+    claims = _claims(nlp, "", title="Houthis, Saudi Arabia close to a deal to end the Yemen war, sources say")
+    assert [(c.status, c.parties) for c in claims] == [("ongoing", ["HOUTHIS", "SAU"])], [(c.status, c.parties) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

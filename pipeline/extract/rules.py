@@ -176,7 +176,9 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
         person = span.kb_id_ or None
         for i in range(span.start, span.end):
             actor_at[i] = (code, person, span)
-        counts[code] += 1
+        # "the Yemen war" names the theatre more than a side: it counts half
+        theatre = span.end < len(doc) and doc[span.end].lemma_.lower() in ("war", "conflict", "crisis")
+        counts[code] += 0.5 if theatre else 1
     dyad = None
     best = 0.0
     for d in gaz.dyads:
@@ -426,6 +428,10 @@ def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
         if subj is not None and (_has_actor(list(subj.subtree), lex) or lem(subj) in lex.gaz.generic_state
                                  or lem(subj) in lex.gaz.generic_nonstate or subj.lower_ in ("we", "they")):
             return True
+    if v.dep_ in ("relcl", "acl", "appos") and subject_of(v) is None:
+        inside = {t.i for t in v.subtree}
+        if len(_actor_codes([t for t in v.head.subtree if t.i not in inside])) >= 2:
+            return True  # headline "Ukraine, Russia to meet in Istanbul": the sides are what the verb hangs on
     for c in v.children:
         if c.dep_ == "prep" and c.lower_ in ("with", "to", "between", "for"):
             sub = list(c.subtree)
@@ -687,6 +693,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     # "the two sides are close to a deal", "nearing a ceasefire": talks under way, nothing agreed yet
     near = p.trigger.head
     if (near.lower_ == "to" and near.head.lower_ in ("close", "closer", "near", "nearer")) or (
+            near.lower_ in ("near", "nearer") and near.pos_ == "ADP" and p.trigger.dep_ == "pobj") or (
             v is not None and lem(v) == "near" and p.trigger.dep_ == "dobj"):
         return None if p.negated or has_neg(near.head, lex) else "ongoing"
     # "the government wants to negotiate", "Kyiv refused to talk": a position on the talks
@@ -733,7 +740,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 return "no_deal"  # "no agreement has been reached", "no deal is expected this week"
             return None
         if vl in ("happen", "take", "be", "have", "exist", "negotiate", "talk", "meet", "discuss", "hold", "engage",
-                  "dialogue", "send", "occur", "conduct", "begin", "start") or v is None:
+                  "dialogue", "send", "occur", "conduct", "begin", "start", "plan", "schedule", "expect") or v is None:
             return "denied"  # "there are no talks", "negotiations have not begun"
         return None
     # adjectives on the trigger
