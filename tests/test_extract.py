@@ -365,6 +365,36 @@ def test_claims_carry_every_spec_field_and_the_extractor_version(nlp):
     assert d["venue"] == "Istanbul" and c.extra["extractor"] == EXTRACTOR_VERSION
 
 
+def _parsed(words, heads, deps, lemmas, spaces=None):
+    from spacy.tokens import Doc
+    vocab = spacy.blank("en").vocab
+    return Doc(vocab, words=words, spaces=spaces, heads=heads, deps=deps, lemmas=lemmas)
+
+
+def test_a_sentence_the_parser_cut_after_a_comma_is_joined_to_its_speaker():
+    from pipeline.extract.components import CommaJoiner
+
+    # "There are no talks , Hamas said ." parsed as two sentences, the way the parser sometimes cuts
+    words = ["There", "are", "no", "talks", ",", "Hamas", "said", "."]
+    doc = _parsed(words, heads=[1, 1, 3, 1, 1, 6, 6, 6], deps=["expl", "ROOT", "det", "attr", "punct", "nsubj", "ROOT", "punct"],
+                  lemmas=["there", "be", "no", "talk", ",", "Hamas", "say", "."])
+    assert len(list(doc.sents)) == 2
+    CommaJoiner({"say"})(doc)
+    assert [s.text for s in doc.sents] == ["There are no talks , Hamas said ."]
+    assert (doc[1].head.text, doc[1].dep_) == ("said", "ccomp")
+    # no reporting verb after the comma: the second part becomes a conjunct of the first
+    words = ["Talks", "ended", ",", "both", "sides", "left", "."]
+    doc = _parsed(words, heads=[1, 1, 1, 4, 5, 5, 5], deps=["nsubj", "ROOT", "punct", "det", "nsubj", "ROOT", "punct"],
+                  lemmas=["talk", "end", ",", "both", "side", "leave", "."])
+    CommaJoiner({"say"})(doc)
+    assert len(list(doc.sents)) == 1 and (doc[5].head.text, doc[5].dep_) == ("ended", "conj")
+    # a sentence that does not end in a plain comma is left alone
+    doc = _parsed(["Talks", "ended", ",\n", "Sides", "left"], heads=[1, 1, 1, 4, 4],
+                  deps=["nsubj", "ROOT", "punct", "nsubj", "ROOT"], lemmas=["talk", "end", ",", "side", "leave"])
+    CommaJoiner({"say"})(doc)
+    assert len(list(doc.sents)) == 2
+
+
 def test_add_components_is_idempotent():
     nlp = spacy.blank("en")
     add_components(nlp)

@@ -45,6 +45,8 @@ def add_components(nlp: Language) -> Language:
             nlp.add_pipe("talkwatch_paragraphs", before="senter")
         else:
             nlp.add_pipe("talkwatch_paragraphs", first=True)
+    if "talkwatch_comma_joins" not in nlp.pipe_names and "parser" in nlp.pipe_names:
+        nlp.add_pipe("talkwatch_comma_joins", after="lemmatizer" if "lemmatizer" in nlp.pipe_names else "parser")
     if "talkwatch_actors" not in nlp.pipe_names:
         nlp.add_pipe("talkwatch_actors")
     if "talkwatch_claims" not in nlp.pipe_names:

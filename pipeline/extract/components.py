@@ -50,6 +50,43 @@ def make_paragraphs(nlp: Language, name: str) -> ParagraphSplitter:
 
 
 # --------------------------------------------------------------------------------------------
+# talkwatch_comma_joins: no sentence starts after a comma (the parser's cuts are joined back)
+# --------------------------------------------------------------------------------------------
+
+class CommaJoiner:
+    """After the parser: a sentence that ends in a comma is joined to the next one in its line.
+
+    The parser sometimes cuts "There are no negotiations with Israel, Hamas official X said on
+    Monday" after the comma (a preset "not a sentence start" is no constraint for it), and the
+    claim then loses its speaker. The cut is mended in the tree itself: the first part becomes
+    the complement of a reporting verb that heads the second ("…, X said"), else the second part a
+    conjunct of the first."""
+
+    def __init__(self, reporting: set[str]) -> None:
+        self.reporting = reporting
+
+    def __call__(self, doc: Doc) -> Doc:
+        if not doc.has_annotation("DEP"):
+            return doc
+        sents = list(doc.sents)
+        for a, b in zip(sents, sents[1:]):
+            last = next((t for t in reversed(a) if not t.is_space), None)
+            if last is None or last.text != "," or "\n" in last.whitespace_ or any(t.is_space for t in a[-1:]):
+                continue
+            head_a, head_b = a.root, b.root
+            if head_b.lemma_.lower() in self.reporting and not any(c.dep_ in ("ccomp", "dobj") for c in head_b.children):
+                head_a.head, head_a.dep_ = head_b, "ccomp"
+            else:
+                head_b.head, head_b.dep_ = head_a, "conj"
+        return doc
+
+
+@Language.factory("talkwatch_comma_joins", assigns=["token.head", "token.dep", "token.is_sent_start"])
+def make_comma_joins(nlp: Language, name: str) -> CommaJoiner:
+    return CommaJoiner(set(load_cues().words("reporting_verbs")))
+
+
+# --------------------------------------------------------------------------------------------
 # talkwatch_actors: the actor gazetteer as PhraseMatchers -> doc.spans["tw_actors"]
 # --------------------------------------------------------------------------------------------
 

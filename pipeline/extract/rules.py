@@ -1443,6 +1443,10 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 if _is_denial(x, lex) and (x.i != start.i or report_tok is not None):
                     if report_src is None:
                         rn = next((c for c in x.children if c.dep_ == "dobj" and lem(c) in lex.report_nouns), None)
+                        if rn is None:  # "denied ..., contradicting a statement by Israeli officials"
+                            rn = next((g for c in x.children if c.dep_ in ("advcl", "conj") and _is_denial(c, lex)
+                                       for g in c.children if g.dep_ == "dobj" and lem(g) in lex.report_nouns
+                                       and _noun_owner(g) is not None), None)
                         if rn is not None:
                             owner = _noun_owner(rn)
                             report_src = resolve_source(owner, ctx, state, lex) if owner is not None else (
