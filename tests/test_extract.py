@@ -291,6 +291,58 @@ def test_a_country_naming_the_war_is_a_weaker_side_than_one_at_the_table(nlp):
 
 
 @pytest.mark.slow
+def test_a_prisoner_swap_carried_out_is_an_agreed_humanitarian_deal(nlp):
+    c = _one(_claims(nlp, "Kyiv and Moscow swapped 150 prisoners each on Sunday, the UAE foreign ministry said."), "agreed")
+    assert c.parties == ["RUS", "UKR"] and c.topic == "humanitarian"
+
+
+@pytest.mark.slow
+def test_promising_to_respect_a_truce_is_an_acceptance(nlp):
+    c = _one(_claims(nlp, "The Houthis said they would respect the truce as long as Saudi Arabia did the same."), "accepted")
+    assert c.parties == ["HOUTHIS", "SAU"]
+
+
+@pytest.mark.slow
+def test_talks_that_ended_without_a_deal_are_no_deal_and_unsuspended_talks_go_on(nlp):
+    c = _one(_claims(nlp, "Talks between the army and the RSF in Jeddah ended without an agreement, Saudi diplomats said."),
+             "no_deal")
+    assert c.parties == ["RSF", "SDN"]
+    c = _one(_claims(nlp, "The ELN said its peace talks with the government had not been suspended."), "ongoing")
+    assert c.source_key == "eln"
+
+
+@pytest.mark.slow
+def test_denied_plans_and_no_new_round_are_denials(nlp):
+    c = _one(_claims(nlp, "", title="Pakistan denies plans for talks with the TTP"), "denied")
+    assert c.parties == ["PAK", "TTP"] and c.source_key == "pakistan-government"
+    c = _one(_claims(nlp, "No new round of negotiations between Armenia and Azerbaijan is being prepared, Baku said."),
+             "denied")
+    assert c.source_key == "azerbaijan-government"
+
+
+@pytest.mark.slow
+def test_hypothetical_talks_are_no_plan(nlp):
+    claims = _claims(nlp, "Any negotiations with the RSF would have to wait until it leaves the cities, the Sudanese army said.")
+    assert "planned" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_a_sentence_naming_both_sides_of_another_conflict_keeps_them(nlp):
+    text = ("M23 rebels and Congo's army clashed near Goma on Monday. M23 said talks with Kinshasa would resume in Doha.\n"
+            "Congo and Rwanda signed a separate peace agreement in Washington in June.")
+    claims = _claims(nlp, text, published="2025-08-04")
+    agreed = _one(claims, "agreed")
+    assert agreed.parties == ["COD", "RWA"] and agreed.event_time == "2025-06"
+    assert _one(claims, "planned").parties == ["COD", "M23"]
+
+
+@pytest.mark.slow
+def test_myanmar_armed_groups_are_parties(nlp):
+    c = _one(_claims(nlp, "Myanmar's military and the TNLA agreed to a ceasefire in talks in Kunming, China said."), "agreed")
+    assert c.parties == ["MMR", "TNLA"] and c.mediator is None and c.source_key == "china-government"
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

@@ -190,6 +190,8 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
             # ("Yemen's warring sides"), and a named side beats an implied one
             one = d[0] if a else d[1]
             score = float(a + b) if len(gaz.dyads_of(one)) == 1 else 0.0
+            if gaz.actors[one].kind == "nonstate":
+                score *= 1.5  # an armed group is in the news as a party; a state also as mediator or host
         else:
             score = 0.0
         if score > best:
@@ -363,6 +365,10 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
                     if c.dep_ in ("dobj", "prep", "nsubjpass", "nsubj") for g in c.subtree) and (
                     _core_has_sides(t, lex)):
                 cls = "agree"  # "He agreed to the meeting [with parents]" names no sides: no claim
+            elif lm in ("exchange", "swap", "trade") and any(
+                    c.dep_ == "dobj" and lem(c) in ("prisoner", "captive", "detainee", "pow", "body", "hostage", "soldier")
+                    for c in t.children) and _core_has_sides(t, lex):
+                cls = "deal"  # "Russia and Ukraine exchanged 205 prisoners each": a swap agreed and carried out
             elif lm == "demand" and any(
                     lem(g) in ("release", "exchange", "swap", "talk", "ceasefire", "truce", "negotiation")
                     for c in t.children if c.dep_ == "dobj" for g in c.subtree):
@@ -423,8 +429,10 @@ def _ends_phrase(t: Token, phrases: dict[str, list[list[str]]]) -> bool:
 def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
     """'met with Boko Haram', 'negotiating for the release', 'both sides discussed': talks between
     sides, not a meeting with parents or a speech."""
-    if v.dep_ == "xcomp" and lem(v.head) in lex.proposed_verbs | lex.rejected_verbs | {"ready", "willing"}:
+    if v.dep_ == "xcomp" and lem(v.head) in lex.proposed_verbs | lex.rejected_verbs | {"ready", "willing", "agree"}:
         subj = subject_of(v.head)  # "the government wants to negotiate", "we refuse to talk"
+        if subj is None and v.head.dep_ in ("acomp", "xcomp") and v.head.head.i != v.head.i:
+            subj = subject_of(v.head.head)  # "Moscow remained ready to negotiate"
         if subj is not None and (_has_actor(list(subj.subtree), lex) or lem(subj) in lex.gaz.generic_state
                                  or lem(subj) in lex.gaz.generic_nonstate or subj.lower_ in ("we", "they")):
             return True
@@ -525,7 +533,9 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
             lemmas.add(lem(c))
             if c.dep_ in ("acl", "relcl"):
                 lemmas.update(lem(g) for g in c.children if g.dep_ in ("prt", "neg"))
-    negated = any(c.dep_ == "det" and c.lower_ == "no" for c in trigger.children)
+    negated = any(c.dep_ == "det" and c.lower_ == "no" for c in trigger.children) or any(
+        t.pos_ == "NOUN" and lem(t) in ("round", "session", "meeting") and any(c.dep_ == "det" and c.lower_ == "no" for c in t.children)
+        for t in path)  # "no new round of talks is being prepared"
     future = past = False
     if verb is not None:
         for c in verb.children:
@@ -629,6 +639,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if p.denial_pred:
         return "denied" if talkish else "no_deal"
     t0 = p.trigger
+    if talkish and p.future and any(c.dep_ == "det" and c.lower_ == "any" for c in t0.children):
+        return None  # "any contacts would go through the committee": no talks said to be planned
     if t0.pos_ == "VERB" and t0.dep_ in ("advcl", "xcomp") and any(c.dep_ == "aux" and c.lower_ == "to" for c in t0.children) \
             and lem(t0.head) in lex.talk_verbs:
         return None  # "met in Kuala Lumpur to discuss a ceasefire": the purpose of the meeting, its own claim
@@ -653,6 +665,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if not speech and any(c.dep_ == "acl" and lem(c) in ("announce", "declare") and not any(
             g.dep_ == "agent" for g in c.children) for c in p.trigger.children) and (v is None or lem(v) not in lex.reporting):
         return None
+    if v is not None and vl in ("deny", "refute") and any(t.dep_ == "dobj" and t.head.i == v.i for t in [p.trigger, *p.path]):
+        return "denied" if talkish else "no_deal"  # headline "India denies plans for talks with Pakistan"
     for t in p.path:
         s = lex.path_noun_status.get(lem(t))
         if t.lower_ == "plans" and t.pos_ == "NOUN":
@@ -690,6 +704,12 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if talkish and v is not None and v.dep_ == "acl" and v.head.pos_ == "NOUN" and (
             lem(v.head) in lex.proposal_nouns or v.head.lower_ in lex.proposal_nouns):
         return None  # "Malaysia's offer to mediate talks": the offer is the claim (accepted, rejected, …)
+    if dealish and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ == "without" and v is not None \
+            and lem(v) in ("end", "conclude", "close", "break", "finish", "adjourn", "wrap"):
+        return "no_deal"  # "the talks ended without an agreement"
+    if dealish and v is not None and lem(v) in ("abide", "respect", "observe", "honour", "honor", "adhere", "commit") \
+            and (p.future or any(c.lower_ in ("ready", "willing", "prepared") for c in [v.head, *v.head.children])):
+        return "rejected" if p.negated else "accepted"  # "the group would abide by the truce"
     # "the two sides are close to a deal", "nearing a ceasefire": talks under way, nothing agreed yet
     near = p.trigger.head
     if (near.lower_ == "to" and near.head.lower_ in ("close", "closer", "near", "nearer")) or (
@@ -739,8 +759,11 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                     or p.cls == "agree":
                 return "no_deal"  # "no agreement has been reached", "no deal is expected this week"
             return None
+        if talkish and (vl in lex.stalled_verbs or vl in ("collapse", "break", "end", "fail", "terminate", "abandon")):
+            return "ongoing"  # "the talks have not been suspended", "the dialogue has not broken down"
         if vl in ("happen", "take", "be", "have", "exist", "negotiate", "talk", "meet", "discuss", "hold", "engage",
-                  "dialogue", "send", "occur", "conduct", "begin", "start", "plan", "schedule", "expect") or v is None:
+                  "dialogue", "send", "occur", "conduct", "begin", "start", "plan", "schedule", "expect", "agree",
+                  "prepare", "arrange") or v is None:
             return "denied"  # "there are no talks", "negotiations have not begun"
         return None
     # adjectives on the trigger
@@ -749,7 +772,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if L & lex.stalled_adj or vl in lex.stalled_verbs:
         return "stalled"
     # collapsed verbs
-    if vl in ("fail", "collapse", "abandon", "quit", "terminate", "scrap", "exit", "expire") or "fail" in L:
+    if vl in ("fail", "collapse", "abandon", "quit", "terminate", "scrap", "exit", "expire", "overturn", "lapse") or "fail" in L:
         return "collapsed"
     if vl in ("break", "walk", "back", "pull", "call", "withdraw") and (L & {"down", "out", "off"}):
         return "collapsed"
@@ -792,6 +815,10 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                 return "proposed"
         if p.cls == "agree" or vl in lex.agreed_verbs or L & lex.agreed_adj:
             return "agreed"
+        if vl == "take" and "effect" in L:
+            return "agreed"  # "the truce took effect in April"
+        if vl in ("exchange", "swap", "trade") and p.trigger.i == v.i:
+            return "planned" if p.future else "agreed"  # "the two sides swapped 150 prisoners each"
         if vl == "be" and any(c.dep_ == "expl" for c in v.children):
             return "agreed"
         if vl in ("follow", "include", "cover", "lead", "expect", "hold", "survive", "remain", "appear",
@@ -1010,11 +1037,13 @@ def talks_with_outsider(p: Predicate, parties: list[str], mediator: str | None, 
 def choose_parties(found: list[str], ctx: ArticleContext, sent: Span, lex: Lexicon) -> list[str] | None:
     gaz = lex.gaz
     fs = set(found)
+    both = [d for d in gaz.dyads if d[0] in fs and d[1] in fs]
+    if ctx.dyad and ctx.dyad in both:
+        return list(ctx.dyad)
+    if both:
+        return list(both[0])  # "Congo and Rwanda signed a separate agreement" in an M23 story
     if ctx.dyad and (fs & set(ctx.dyad)):
         return list(ctx.dyad)
-    both = [d for d in gaz.dyads if d[0] in fs and d[1] in fs]
-    if both:
-        return list(both[0])
     conflict_side = [c for c in found if gaz.dyads_of(c)]
     if ctx.dyad and not conflict_side:
         return list(ctx.dyad)
