@@ -343,6 +343,15 @@ def test_myanmar_armed_groups_are_parties(nlp):
 
 
 @pytest.mark.slow
+def test_agreeing_to_meet_and_being_expected_to_reconvene_are_plans(nlp):
+    claims = _claims(nlp, "Negotiators from both sides agreed to meet again in Doha next week, a Hamas official said.")
+    assert [c.status for c in claims] == ["planned"], [(c.status, c.evidence) for c in claims]
+    claims = _claims(nlp, "Talks between Colombia and the ELN in Caracas ended without a deal, but both delegations are "
+                          "expected to reconvene in March, mediators said.", published="2025-02-10")
+    assert sorted(c.status for c in claims) == ["no_deal", "planned"], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

@@ -135,7 +135,8 @@ def future_of(v: Token) -> bool:
         return True  # "a deal could be signed within months" (not "may have been reached", "might need to")
     h = v.head
     if v.dep_ == "xcomp" and h.i != v.i and h.lemma_.lower() in (
-            "set", "due", "expect", "schedule", "suppose", "plan", "go", "slate", "prepare", "be", "have"):
+            "set", "due", "expect", "schedule", "suppose", "plan", "go", "slate", "prepare", "be", "have",
+            "agree", "decide", "promise", "pledge"):
         if h.lemma_.lower() != "have" or any(c.lower_ == "to" for c in v.children):
             return True
     return False
@@ -363,8 +364,9 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
                     lem(t.head) in lex.deal_nouns or is_cease_fire(t.head))) and not any(
                     lem(g) in lex.deal_nouns or is_cease_fire(g) for c in t.children
                     if c.dep_ in ("dobj", "prep", "nsubjpass", "nsubj") for g in c.subtree) and (
-                    _core_has_sides(t, lex)):
-                cls = "agree"  # "He agreed to the meeting [with parents]" names no sides: no claim
+                    _core_has_sides(t, lex)) and not any(
+                    c.dep_ == "xcomp" and lem(c) in lex.talk_verbs | {"hold", "resume", "continue"} for c in t.children):
+                cls = "agree"  # ("agreed to meet again" is a meeting planned: the talk verb's claim)  # "He agreed to the meeting [with parents]" names no sides: no claim
             elif lm in ("exchange", "swap", "trade") and any(
                     c.dep_ == "dobj" and lem(c) in ("prisoner", "captive", "detainee", "pow", "body", "hostage", "soldier")
                     for c in t.children) and _core_has_sides(t, lex):
@@ -429,12 +431,14 @@ def _ends_phrase(t: Token, phrases: dict[str, list[list[str]]]) -> bool:
 def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
     """'met with Boko Haram', 'negotiating for the release', 'both sides discussed': talks between
     sides, not a meeting with parents or a speech."""
-    if v.dep_ == "xcomp" and lem(v.head) in lex.proposed_verbs | lex.rejected_verbs | {"ready", "willing", "agree"}:
+    if v.dep_ == "xcomp" and lem(v.head) in lex.proposed_verbs | lex.rejected_verbs | {"ready", "willing", "agree", "expect",
+                                                                                         "set", "due", "schedule", "plan"}:
         subj = subject_of(v.head)  # "the government wants to negotiate", "we refuse to talk"
         if subj is None and v.head.dep_ in ("acomp", "xcomp") and v.head.head.i != v.head.i:
             subj = subject_of(v.head.head)  # "Moscow remained ready to negotiate"
         if subj is not None and (_has_actor(list(subj.subtree), lex) or lem(subj) in lex.gaz.generic_state
-                                 or lem(subj) in lex.gaz.generic_nonstate or subj.lower_ in ("we", "they")):
+                                 or lem(subj) in lex.gaz.generic_nonstate or subj.lower_ in ("we", "they")
+                                 or any(t.lower_ in ("sides", "delegations", "parties", "both") for t in subj.subtree)):
             return True
     if v.dep_ in ("relcl", "acl", "appos") and subject_of(v) is None:
         inside = {t.i for t in v.subtree}
@@ -704,6 +708,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if talkish and v is not None and v.dep_ == "acl" and v.head.pos_ == "NOUN" and (
             lem(v.head) in lex.proposal_nouns or v.head.lower_ in lex.proposal_nouns):
         return None  # "Malaysia's offer to mediate talks": the offer is the claim (accepted, rejected, …)
+    if talkish and v is not None and lem(v) in ("end", "conclude", "close", "finish", "adjourn", "wrap") and any(
+            c.dep_ == "prep" and c.lower_ == "without" and any(lem(g) in lex.deal_nouns for g in c.subtree) for c in v.children):
+        return None  # "the talks ended without an agreement": read as no_deal from the agreement
     if dealish and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ == "without" and v is not None \
             and lem(v) in ("end", "conclude", "close", "break", "finish", "adjourn", "wrap"):
         return "no_deal"  # "the talks ended without an agreement"
