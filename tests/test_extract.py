@@ -352,6 +352,50 @@ def test_agreeing_to_meet_and_being_expected_to_reconvene_are_plans(nlp):
 
 
 @pytest.mark.slow
+def test_an_outlet_named_with_its_owner_is_the_outlet_and_the_channel_refers_back(nlp):
+    text = ("Hamas and Israel are close to finalizing a hostage deal, according to the Qatar-funded Al-Araby TV.\n"
+            "The channel said the two delegations had held three rounds of talks in Doha this month.")
+    claims = _claims(nlp, text)
+    assert {(c.status, c.source) for c in claims} == {("ongoing", "Al-Araby TV"), ("held", "Al-Araby TV")}, \
+        [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
+def test_an_institution_named_after_the_truce_and_the_content_of_a_plan_are_no_claims(nlp):
+    claims = _claims(nlp, "The ceasefire monitoring committee will meet in Naqoura on Monday, the Lebanese army said.")
+    assert [c.status for c in claims] in ([], ["planned"]), [(c.status, c.evidence) for c in claims]
+    assert "agreed" not in [c.status for c in claims]
+    claims = _claims(nlp, "Sudan's army and the RSF discussed a roadmap that would include a nationwide truce, "
+                          "mediators said.")
+    assert "agreed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_calling_reports_of_a_deal_baseless_is_only_the_denial(nlp):
+    claims = _claims(nlp, "Houthi spokesman Mohammed Abdulsalam called reports of an imminent deal with Saudi Arabia "
+                          "baseless.")
+    assert [(c.status, c.source_key) for c in claims] == [("no_deal", "mohammed-abdulsalam")], \
+        [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
+def test_no_talks_agreed_is_a_denial_and_an_unbroken_dialogue_goes_on(nlp):
+    claims = _claims(nlp, "The Sudanese army said no negotiations with the RSF had been agreed.")
+    assert [c.status for c in claims] == ["denied"], [(c.status, c.evidence) for c in claims]
+    claims = _claims(nlp, '"The negotiating table with the government has not been broken," ELN commander Antonio Garcia said.')
+    assert [c.status for c in claims] == ["ongoing"], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_ready_to_observe_a_truce_is_a_proposal_and_arriving_to_resume_talks_is_talks_under_way(nlp):
+    c = _one(_claims(nlp, "Hezbollah is ready to observe a truce with Israel, its deputy leader said."), "proposed")
+    assert c.parties == ["HEZBOLLAH", "ISR"]
+    c = _one(_claims(nlp, "A Hamas delegation arrived in Cairo on Sunday to resume talks with Israel, Egyptian sources said."),
+             "ongoing")
+    assert c.parties == ["HAMAS", "ISR"]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

@@ -155,8 +155,13 @@ def _one_deal_one_name(claims: list[Claim]) -> list[Claim]:
             elif c.topic == "peace_deal" and c.status in _TALK_STATES and c.extra.get("cls") == "talk":
                 c.topic = story  # the talks of a ceasefire story are that ceasefire's talks
     cease = {(tuple(c.parties), c.status, c.source_key, c.event_time) for c in claims if c.topic in _CEASEFIRES}
-    kept = [c for c in claims if not (
-        c.topic == "hostages" and (tuple(c.parties), c.status, c.source_key, c.event_time) in cease)]
+    kept, seen = [], set()
+    for c in claims:
+        k = (tuple(c.parties), c.status, c.topic, c.source_key, c.event_time)
+        if k in seen or (c.topic == "hostages" and k[:2] + k[3:] in cease):
+            continue  # the same claim once its topic is the story's; a hostage deal that is the ceasefire
+        seen.add(k)
+        kept.append(c)
     names: dict[str, str] = {}
     for c in kept:
         c.source = names.setdefault(c.source_key, c.source)

@@ -267,8 +267,8 @@ class ClaimExtractor:
             if status in POSITIONS:
                 if src is None or src.kind == "outlet":
                     src = rules.subject_actor(p, ctx, state, lex)
-                if src is None or src.kind in ("outlet", "name"):
-                    continue
+                if src is None or src.kind == "outlet" or (src.kind == "name" and src.code not in parties):
+                    continue  # (a name kept: "its deputy leader", of a party)
                 if src.code and src.code not in parties and src.kind != "person":
                     continue
                 if src.kind == "person" and src.code and src.code not in parties:
@@ -360,6 +360,13 @@ class ClaimExtractor:
                 src = rules.cited_outlet(t, ctx) or src
             if src.kind != "outlet":
                 return src
+        for t in sent:  # "..., according to the Houthi-run Al-Masirah TV."
+            if t.lower_ == "according" and t.i + 1 < sent.end and t.nbor(1).lower_ == "to" and t.i not in state["quoted"]:
+                obj = next((c for c in t.nbor(1).children if c.dep_ == "pobj"), None)
+                if obj is not None:
+                    src = rules.resolve_source(obj, ctx, state, self.lex)
+                    if src.kind != "outlet":
+                        return src
         return None
 
 

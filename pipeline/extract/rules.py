@@ -339,6 +339,10 @@ def sentence_has_trigger(sent: Span, lex: Lexicon) -> bool:
     return False
 
 
+_DEAL_INSTITUTIONS = {"committee", "commission", "mechanism", "monitor", "monitoring", "line", "violation", "breach",
+                      "zone", "observer", "anniversary", "terms"}
+
+
 def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list[tuple[Token, str]]:
     """Tokens that name talks, a deal or a proposal, with their class. `context`: the neighbouring
     sentences of the paragraph, which can make a weak word count ('"There is no agreement," he said of
@@ -365,8 +369,10 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
                     lem(g) in lex.deal_nouns or is_cease_fire(g) for c in t.children
                     if c.dep_ in ("dobj", "prep", "nsubjpass", "nsubj") for g in c.subtree) and (
                     _core_has_sides(t, lex)) and not any(
-                    c.dep_ == "xcomp" and lem(c) in lex.talk_verbs | {"hold", "resume", "continue"} for c in t.children):
-                cls = "agree"  # ("agreed to meet again" is a meeting planned: the talk verb's claim)  # "He agreed to the meeting [with parents]" names no sides: no claim
+                    c.dep_ == "xcomp" and lem(c) in lex.talk_verbs | {"hold", "resume", "continue"} for c in t.children) \
+                    and not any(c.dep_ in ("nsubjpass", "dobj") and (lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns)
+                                for c in t.children):
+                cls = "agree"  # ("agreed to meet again", "no talks have been agreed": the talks' claim)  # "He agreed to the meeting [with parents]" names no sides: no claim
             elif lm in ("exchange", "swap", "trade") and any(
                     c.dep_ == "dobj" and lem(c) in ("prisoner", "captive", "detainee", "pow", "body", "hostage", "soldier")
                     for c in t.children) and _core_has_sides(t, lex):
@@ -380,6 +386,12 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
         if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about", "for", "toward", "towards") \
                 and (lem(t.head.head) in lex.talk_nouns or t.head.head.lower_ in lex.talk_nouns):
             continue  # "talks on a partial ceasefire": the ceasefire is what the talks are about
+        if cls == "deal" and t.dep_ in ("compound", "nmod", "amod") and lem(t.head) in _DEAL_INSTITUTIONS:
+            continue  # "the ceasefire monitoring committee", "ceasefire violations": no claim about the deal
+        if cls == "deal" and any(a.dep_ in ("relcl", "acl") and (lem(a.head) in lex.deal_nouns or lem(a.head) in lex.proposal_nouns)
+                                 and a.head.i != t.i for a in t.ancestors if a.i < t.i or a.head.i < t.i) \
+                and lem(t.head) in ("include", "provide", "involve", "see", "lead", "entail", "pave", "bring"):
+            continue  # "a roadmap that would include a nationwide ceasefire": the roadmap is the claim
         if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about") and t.head.head.pos_ == "VERB" \
                 and any(c.dep_ in ("dobj", "attr", "nsubj", "nsubjpass") and (lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns)
                         for c in t.head.head.children):
@@ -564,8 +576,11 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
     denial_pred = False
     conditional = False
     if verb is not None:
-        denial_pred = any(c.dep_ in ("attr", "acomp") and (lem(c) in lex.denial_words or c.lower_ in lex.denial_words)
-                          for c in verb.children)
+        denial_pred = any(c.dep_ in ("attr", "acomp", "oprd") and (lem(c) in lex.denial_words or c.lower_ in lex.denial_words)
+                          for c in verb.children) or (
+            lem(verb) in ("call", "describe", "label", "brand", "term", "dismiss") and any(
+                t.i > trigger.i and (t.lower_ in lex.denial_words or lem(t) in lex.denial_words) for t in verb.subtree))
+        # "calling reports of an imminent deal baseless"
         if any(c.dep_ == "advmod" and c.lower_ in ("just", "only", "merely", "simply") for c in verb.children):
             negated = False
         x = verb
@@ -714,11 +729,16 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if dealish and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ == "without" and v is not None \
             and lem(v) in ("end", "conclude", "close", "break", "finish", "adjourn", "wrap"):
         return "no_deal"  # "the talks ended without an agreement"
-    if dealish and v is not None and lem(v) in ("abide", "respect", "observe", "honour", "honor", "adhere", "commit") \
-            and (p.future or any(c.lower_ in ("ready", "willing", "prepared") for c in [v.head, *v.head.children])):
-        return "rejected" if p.negated else "accepted"  # "the group would abide by the truce"
+    if dealish and v is not None and lem(v) in ("abide", "respect", "observe", "honour", "honor", "adhere", "commit"):
+        if any(c.lower_ in ("ready", "willing", "prepared") for c in [v.head, *v.head.children]):
+            return "rejected" if p.negated else "proposed"  # "Moscow is ready to observe such a halt": ready for a truce
+        if p.future:
+            return "rejected" if p.negated else "accepted"  # "the group would abide by the truce"
     # "the two sides are close to a deal", "nearing a ceasefire": talks under way, nothing agreed yet
     near = p.trigger.head
+    if near.tag_ == "VBG" and p.trigger.dep_ == "dobj" and near.dep_ == "pcomp" and lem(near) in (
+            "finalize", "finalise", "reach", "seal", "sign", "conclude", "agree", "strike", "clinch"):
+        near = near.head  # "close to finalizing a roadmap"
     if (near.lower_ == "to" and near.head.lower_ in ("close", "closer", "near", "nearer")) or (
             near.lower_ in ("near", "nearer") and near.pos_ == "ADP" and p.trigger.dep_ == "pobj") or (
             v is not None and lem(v) == "near" and p.trigger.dep_ == "dobj"):
@@ -753,8 +773,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             c.dep_ == "prep" and c.lower_ in ("to", "for") for c in v.children):
         return "rejected" if p.negated else "proposed"
     on_what = {lem(g) for c in (v.children if v is not None else []) if c.dep_ == "prep" for g in c.children}
-    if p.negated and (L | on_what) & {"card", "cards", "table", "agenda"}:
-        return "rejected"
+    on_path = {lem(t) for t in p.path if t.dep_ == "pobj" and t.head.lower_ in ("on", "off")}
+    if p.negated and (on_what | on_path) & {"card", "cards", "table", "agenda"}:
+        return "rejected"  # "talks are not on the table" (but "the dialogue table has not been broken")
     # negation
     if p.negated:
         if vl in lex.rejected_verbs or vl in ("question",):
@@ -844,6 +865,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return "planned"
         if "continue" in L or vl == "continue":
             return "planned" if (p.future and future_time) else "ongoing"
+        if vl in ("resume", "restart") and v.dep_ == "advcl" and lem(v.head) in (
+                "arrive", "travel", "fly", "head", "go", "come", "return", "land", "gather", "convene") and not future_of(v.head):
+            return "ongoing"  # "negotiators arrived in Doha to resume talks"
         if vl in ("resume", "restart"):
             return "planned" if p.future else "ongoing"  # "talks resumed in Cairo"
         if p.future:
@@ -1239,7 +1263,8 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
     if hl in ("agency", "newspaper", "media", "outlet", "television", "broadcaster", "radio", "channel", "paper", "ministry", "department", "office", "council", "committee", "centre", "center", "coalition", "union"):
         name = _phrase_text(toks)
         return Source("org", name, slugify(re.sub(r"^the\s+", "", name, flags=re.I)))
-    actor_toks = sorted((t for t in toks if t.i in ctx.actor_at), key=lambda t: (t.i != head.i, -t.i))
+    actor_toks = sorted((t for t in toks if t.i in ctx.actor_at and not _owner_modifier(t)),
+                        key=lambda t: (t.i != head.i, -t.i))
     actors = [ctx.actor_at[t.i] for t in actor_toks]
     if actors:
         code, person, _span = actors[0]
@@ -1259,7 +1284,10 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
     if hl in lex.anonymous or hl in ("official",):
         return OUTLET
     if head.pos_ == "PROPN" or head.ent_type_ in ("ORG", "NORP", "GPE", "PERSON"):
-        name = _phrase_text([t for t in toks if t.pos_ in ("PROPN", "NOUN", "ADJ", "PART") or t.i == head.i])
+        kept = [t for t in toks if (t.pos_ in ("PROPN", "NOUN", "ADJ", "PART") or t.i == head.i) and not _owner_modifier(t)]
+        if any(_owner_modifier(t) for t in toks) and kept:
+            kept = list(head.doc[min(t.i for t in kept): max(t.i for t in kept) + 1])  # "Al-Masirah TV", hyphen kept
+        name = _phrase_text(kept)
         if name:
             key = slugify(re.sub(r"^the\s+", "", name, flags=re.I))
             if " " not in name and name.lower() in ctx.people:
@@ -1267,6 +1295,15 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
                 return Source("person", full, slugify(full))
             return Source("name", name, key)
     return OUTLET
+
+
+_OWNER_PARTICIPLES = {"run", "owned", "controlled", "backed", "affiliated", "linked", "funded", "aligned", "operated"}
+
+
+def _owner_modifier(t: Token) -> bool:
+    """'Houthi' in "the Houthi-run Al-Masirah TV": who owns the outlet, not who speaks."""
+    doc = t.doc
+    return t.i + 2 < len(doc) and doc[t.i + 1].text == "-" and doc[t.i + 2].lower_ in _OWNER_PARTICIPLES
 
 
 def _antecedent_actor(pron: Token, ctx: ArticleContext, lex: Lexicon) -> Source | None:
@@ -1333,7 +1370,12 @@ def _phrase_text(toks: list[Token]) -> str:
         toks = toks[1:]
     while toks and toks[-1].lower_ in ("'s", "’s"):
         toks = toks[:-1]
-    return " ".join(t.text for t in toks).strip(_DROP_NAME_CHARS + " ").replace(" 's", "'s")
+    out = ""
+    for k, t in enumerate(toks):  # the text's own spacing between neighbours ("Al-Masirah TV")
+        if k:
+            out += toks[k - 1].whitespace_ if t.i == toks[k - 1].i + 1 else " "
+        out += t.text
+    return out.strip(_DROP_NAME_CHARS + " ").replace(" 's", "'s")
 
 
 def _org_of(toks: list[Token], ctx: ArticleContext, lex: Lexicon, code: str | None) -> str | None:
@@ -1363,6 +1405,10 @@ class Attribution:
 def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: Lexicon) -> Attribution:
     """Who says it: climb from the predicate to a reporting verb, a report noun or 'according to'."""
     start = p.verb if p.verb is not None else p.trigger
+    if p.denial_pred and p.verb is not None and lem(p.verb) in ("call", "describe", "label", "brand", "term", "dismiss"):
+        subj = subject_of(p.verb)  # "X called reports of a deal baseless": X denies an unowned report
+        if subj is not None:
+            return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)  # (the status is the denial)
     x = start
     report_src: Source | None = None
     report_tok: Token | None = None
