@@ -396,6 +396,25 @@ def test_ready_to_observe_a_truce_is_a_proposal_and_arriving_to_resume_talks_is_
 
 
 @pytest.mark.slow
+def test_a_statement_the_speaker_made_is_no_unowned_report(nlp):
+    c = _one(_claims(nlp, "The Sudanese foreign ministry said in a statement that talks with the RSF were continuing "
+                          "in Jeddah."), "ongoing")
+    assert c.source_key == "sudanese-foreign-ministry"
+
+
+@pytest.mark.slow
+def test_no_proposal_for_talks_is_one_denial(nlp):
+    claims = _claims(nlp, "There is no proposal for negotiations with the TTP, Pakistan's interior minister said.")
+    assert [c.status for c in claims] == ["denied"], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_a_deal_reached_following_talks_says_the_talks_were_held(nlp):
+    claims = _claims(nlp, "Armenia and Azerbaijan initialled a peace treaty following talks in Abu Dhabi, the White House said.")
+    assert sorted(c.status for c in claims) == ["agreed", "held"], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

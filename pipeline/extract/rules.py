@@ -782,6 +782,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return None
         if p.future or (v is not None and any(c.lower_ in ("should", "must", "can", "could") for c in v.children)):
             return "rejected"
+        if p.cls == "proposal" and vl in ("be", "exist", "have") and any(
+                c.dep_ == "prep" and c.lower_ in ("for", "of") for c in p.trigger.children):
+            return None  # "there is no proposal for talks": the talks' denial says it
         if dealish or p.cls == "proposal":
             if vl in lex.agreed_verbs or vl in ("be", "have", "exist", "agree", "reach", "expect") or v is None \
                     or p.cls == "agree":
@@ -876,6 +879,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return "ongoing"
         if vl in ("conclude",) or (trig == "round" and p.past):
             return "held"
+        if vl == "follow" and v.tag_ == "VBG" and v.dep_ in ("acl", "advcl", "prep") and p.trigger.dep_ in ("dobj", "pobj"):
+            anc = next((a for a in v.ancestors if a.pos_ in VERBAL), None)
+            return "held" if anc is not None and past_of(anc) else None  # "agreed to a truce following talks in Kunming"
         if p.trigger.dep_ == "pobj" and p.trigger.head.lower_ in ("in", "during", "at", "following", "after") and p.past:
             if vl in lex.agreed_verbs or vl in ("meet", "reach", "represent", "serve", "say", "tell", "agree"):
                 return "held"
@@ -1422,6 +1428,9 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
         chain.append(y)
     anonymous_report = False
     for t in chain if not p.denial_pred else []:
+        if t.dep_ == "pobj" and t.head.dep_ == "prep" and t.head.lower_ in ("in", "during", "at") \
+                and lem(t.head.head) in lex.reporting and not _is_denial(t.head.head, lex):
+            continue  # "X said in a statement that ...": X's own statement, not somebody's report
         if t.pos_ == "NOUN" and lem(t) in lex.report_nouns | {"denial"}:
             owner = _noun_owner(t)
             if lem(t) == "denial":
