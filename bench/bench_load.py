@@ -47,9 +47,17 @@ def make_claims(n_claims: int, seed: int = 5) -> tuple[synth.Batch, list[tuple[i
     for i in range(len(b)):
         a = int(b.claim_article[i])
         src = int(b.source[i])
+        # half the sources are people, as at night: named in full ("Speaker Name12"), or by the surname of
+        # such a full name ("Name12"), which the load resolves through talkwatch.person_names
+        if src % 4 == 0:
+            name, key, kind = f"Speaker Name{src}", f"speaker-name{src}", "person"
+        elif src % 4 == 1:
+            name, key, kind = f"Name{src - 1}", f"name{src - 1}", "person"
+        else:
+            name, key, kind = f"Source {src}", f"source-{src}", "org"
         per_article.setdefault(int(b.article_ids[a]), []).append(Claim(
             parties=str(b.parties_key[i]).split("|"), status=str(b.status[i]), topic=str(b.topic[i]),
-            source=f"Source {src}", source_key=f"source-{src}", evidence=f"{sentences[i % len(sentences)]} [{i}]",
+            source=name, source_key=key, evidence=f"{sentences[i % len(sentences)]} [{i}]", extra={"source_kind": kind},
             source_org=f"Ministry {src % 7}" if src % 3 == 0 else None, reported_by=f"Outlet {int(b.article_outlet[a])}",
             venue="Doha" if i % 11 == 0 else None, hedged=i % 13 == 0, event_time=str(b.event_time[i]) or None,
         ))

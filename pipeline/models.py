@@ -21,6 +21,13 @@ def slugify(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", norm.lower()).strip("-")
 
 
+def surname_key(name: str) -> str:
+    """The key a person's surname alone would get ("Jean-Pierre Ilunga" -> "ilunga", "Abdulmalik al-Wazir" ->
+    "al-wazir"): how a surname-only mention finds the full name."""
+    parts = name.split()
+    return slugify(parts[-1]) if parts else ""
+
+
 @dataclass
 class Article:
     """One article as extraction sees it (the `talkwatch extract` input line)."""

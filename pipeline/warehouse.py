@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import psycopg2
 import psycopg2.extras
 
+from pipeline.models import surname_key
 from pipeline.settings import SQL_DIR, Settings
 
 if TYPE_CHECKING:
@@ -474,9 +475,40 @@ _CLAIMS_STAGING = """
 create temp table tw_claims_in (
     ord bigint, article_id bigint, claim_index integer, claim_key text, parties text[], parties_key text,
     status text, topic text, source text, source_key text, source_org text, reported_by text, mediator text,
-    venue text, hedged boolean, event_time text, evidence text, extractor_version text, run_id bigint
+    venue text, hedged boolean, event_time text, evidence text, extractor_version text, run_id bigint,
+    person text, surname_key text
 ) on commit drop
 """
+# A person's full name, recorded under its surname's key for the claims' parties (0008_person_names) ...
+_RECORD_PERSON_NAMES = """
+insert into talkwatch.person_names (parties_key, surname_key, source_key, source)
+select distinct on (parties_key, surname_key, source_key) parties_key, surname_key, source_key, source
+  from tw_claims_in
+ where person = 'full'
+ order by parties_key, surname_key, source_key, ord
+on conflict do nothing
+"""
+# ... and a surname-only person source takes the key of the one full name known with that surname
+_RESOLVE_SURNAMES = """
+update tw_claims_in v
+   set source_key = p.source_key, source = p.source
+  from (select n.parties_key, n.surname_key, min(n.source_key) as source_key, min(n.source) as source
+          from talkwatch.person_names n
+          join (select distinct parties_key, source_key from tw_claims_in where person = 'surname') s
+            on s.parties_key = n.parties_key and s.source_key = n.surname_key
+         group by n.parties_key, n.surname_key
+        having count(*) = 1) p
+ where v.person = 'surname' and v.parties_key = p.parties_key and v.source_key = p.surname_key
+"""
+
+
+def _person_fields(c: Claim) -> tuple[str | None, str | None]:
+    """('full', surname key) for a person source named in full, ('surname', None) for a one-word one."""
+    if (c.extra or {}).get("source_kind") != "person" or not c.source.strip():
+        return None, None
+    if " " in c.source.strip():
+        return "full", surname_key(c.source)
+    return "surname", None
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 
 
@@ -517,13 +549,15 @@ def store_claims(
     buf = io.StringIO()
     done_ids = []
     n_rows = 0
+    any_person = False
     for article_id, claims in results:
         done_ids.append(article_id)
         for i, c in enumerate(claims):
+            any_person = any_person or (c.extra or {}).get("source_kind") == "person"
             row = (
                 n_rows, article_id, i, claim_key(c), list(c.parties), "|".join(c.parties), c.status, c.topic,
                 c.source, c.source_key, c.source_org, c.reported_by, c.mediator, c.venue, c.hedged,
-                c.event_time, c.evidence, extractor_version, run_id,
+                c.event_time, c.evidence, extractor_version, run_id, *_person_fields(c),
             )
             buf.write("\t".join(map(_copy_field, row)))
             buf.write("\n")
@@ -534,6 +568,9 @@ def store_claims(
             buf.seek(0)
             cur.execute(_CLAIMS_STAGING)
             cur.copy_expert("copy tw_claims_in from stdin", buf)
+            if any_person:
+                cur.execute(_RECORD_PERSON_NAMES)
+                cur.execute(_RESOLVE_SURNAMES)
             columns = ", ".join(_CLAIM_LOAD_COLUMNS)
             cur.execute(
                 f"""

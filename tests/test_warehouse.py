@@ -112,6 +112,44 @@ def test_store_claims_is_idempotent_and_marks_article_done(warehouse):
     assert rows[0][2] == datetime(2024, 8, 18, tzinfo=timezone.utc)
 
 
+def _person(name, key, parties=("COD", "M23"), status="agreed"):
+    return _claim(parties=list(parties), status=status, topic="ceasefire", source=name, source_key=key,
+                  evidence=f"{name} spoke.", extra={"source_kind": "person"})
+
+
+def test_a_surname_alone_in_a_later_article_takes_the_full_names_key(warehouse):
+    with wh.transaction(warehouse) as cur:
+        a1, a2, a3, a4 = (_article_row(cur, url=f"https://example.org/p{i}") for i in range(4))
+    wh.store_claims(warehouse, [(a1, [_person("Bertrand Musoni", "bertrand-musoni"),
+                                      _person("Jean Ilunga", "jean-ilunga"), _person("Paul Ilunga", "paul-ilunga")])],
+                    extractor_version="t")
+    # later articles: "Musoni" alone is that Musoni; "Ilunga" could be either, so it stays itself;
+    # the same surname on another track, and a surname that is not a person's, are left alone too
+    later = [_person("Musoni", "musoni"), _person("Ilunga", "ilunga"),
+             _person("Musoni", "musoni", parties=("RUS", "UKR"), status="denied"),
+             _claim(parties=["COD", "M23"], status="held", topic="ceasefire", source="Musoni",
+                    source_key="musoni", evidence="Musoni TV said talks were held.")]
+    wh.store_claims(warehouse, [(a2, later)], extractor_version="t")
+    # the full name and its surname in one batch, the surname first
+    wh.store_claims(warehouse, [(a3, [_person("Kanyuka", "kanyuka", status="no_deal")]),
+                                (a4, [_person("Lawrence Kanyuka", "lawrence-kanyuka")])], extractor_version="t")
+    with warehouse.cursor() as cur:
+        cur.execute("select article_id, parties_key, status, source, source_key from talkwatch.claims order by claim_id")
+        rows = cur.fetchall()
+    assert rows[3:] == [
+        (a2, "COD|M23", "agreed", "Bertrand Musoni", "bertrand-musoni"),
+        (a2, "COD|M23", "agreed", "Ilunga", "ilunga"),
+        (a2, "RUS|UKR", "denied", "Musoni", "musoni"),
+        (a2, "COD|M23", "held", "Musoni", "musoni"),
+        (a3, "COD|M23", "no_deal", "Lawrence Kanyuka", "lawrence-kanyuka"),
+        (a4, "COD|M23", "agreed", "Lawrence Kanyuka", "lawrence-kanyuka"),
+    ]
+    with warehouse.cursor() as cur:
+        cur.execute("select parties_key, surname_key, source_key from talkwatch.person_names order by 3")
+        assert cur.fetchall() == [("COD|M23", "musoni", "bertrand-musoni"), ("COD|M23", "ilunga", "jean-ilunga"),
+                                  ("COD|M23", "kanyuka", "lawrence-kanyuka"), ("COD|M23", "ilunga", "paul-ilunga")]
+
+
 def test_store_claims_keeps_awkward_text_verbatim(warehouse):
     """The load goes through COPY: tabs, newlines, backslashes, quotes and \\N-lookalikes come back as they went in."""
     with wh.transaction(warehouse) as cur:

@@ -16,7 +16,7 @@ from pipeline.extract import components  # noqa: F401  (registers the factories)
 from pipeline.extract.resources import load_cues, load_gazetteer
 from pipeline.extract.textprep import prepare
 from pipeline.extract.timex import mentions_time, resolve_event_time
-from pipeline.models import Article, Claim, slugify
+from pipeline.models import Article, Claim, slugify, surname_key
 
 logger = logging.getLogger(__name__)
 
@@ -104,9 +104,9 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             continue  # the title says what the body says: one claim, read from the body
         src = c.get("source")
         if src is None:
-            name, key, org = article.outlet or "unknown outlet", _outlet_key(article.outlet), None
+            name, key, org, kind = article.outlet or "unknown outlet", _outlet_key(article.outlet), None, "outlet"
         else:
-            name, key, org = src["name"], src["key"], src.get("org")
+            name, key, org, kind = src["name"], src["key"], src.get("org"), src.get("kind")
         if text is not None and c.get("end_char"):
             c = {**c, "evidence": text[c["start_char"]:c["end_char"]].strip()}
         scope = c.get("time_text") or c["evidence"]
@@ -130,7 +130,7 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             mediator=c.get("mediator"), venue=c.get("venue"), hedged=bool(c.get("hedged")),
             event_time=event_time,
             extra={"trigger": c.get("trigger"), "cls": c.get("cls"), "start_char": c["start_char"],
-                   "extractor": EXTRACTOR_VERSION},
+                   "extractor": EXTRACTOR_VERSION, "source_kind": kind},
         )
         out.append(seen[k])
     return _one_deal_one_name(out)
@@ -162,6 +162,14 @@ def _one_deal_one_name(claims: list[Claim]) -> list[Claim]:
             continue  # the same claim once its topic is the story's; a hostage deal that is the ceasefire
         seen.add(k)
         kept.append(c)
+    # a person named in full once and by surname elsewhere in the article is one source
+    full = {}
+    for c in kept:
+        if c.extra.get("source_kind") == "person" and " " in c.source.strip():
+            full.setdefault(surname_key(c.source), set()).add((c.source_key, c.source))
+    for c in kept:
+        if c.extra.get("source_kind") == "person" and " " not in c.source.strip() and len(full.get(c.source_key, ())) == 1:
+            (c.source_key, c.source), = full[c.source_key]
     names: dict[str, str] = {}
     for c in kept:
         c.source = names.setdefault(c.source_key, c.source)

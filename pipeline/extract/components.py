@@ -17,7 +17,9 @@ logger = logging.getLogger(__name__)
 
 ACTORS_KEY = "tw_actors"
 POSITIONS = {"proposed", "accepted", "rejected"}
-DENIAL_OF = {"agreed": "no_deal", "planned": "denied", "ongoing": "denied", "held": "denied"}
+# what saying "no" to a status says (SPEC 2: denying that talks collapsed or were suspended says they go on)
+DENIAL_OF = {"agreed": "no_deal", "planned": "denied", "ongoing": "denied", "held": "denied",
+             "collapsed": "ongoing", "stalled": "ongoing"}
 
 if not Doc.has_extension("claims"):
     Doc.set_extension("claims", default=None)

@@ -384,8 +384,9 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
         if cls is None:
             continue
         if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about", "for", "toward", "towards") \
-                and (lem(t.head.head) in lex.talk_nouns or t.head.head.lower_ in lex.talk_nouns):
-            continue  # "talks on a partial ceasefire": the ceasefire is what the talks are about
+                and (lem(t.head.head) in lex.talk_nouns or t.head.head.lower_ in lex.talk_nouns
+                     or (t.head.lower_ in ("on", "over", "about") and lem(t.head.head) in lex.deal_nouns)):
+            continue  # "talks on a partial ceasefire", "an agreement on a ceasefire": what the talks or the deal are about
         if cls == "deal" and t.dep_ in ("compound", "nmod", "amod") and lem(t.head) in _DEAL_INSTITUTIONS:
             continue  # "the ceasefire monitoring committee", "ceasefire violations": no claim about the deal
         if cls == "deal" and any(a.dep_ in ("relcl", "acl") and (lem(a.head) in lex.deal_nouns or lem(a.head) in lex.proposal_nouns)
@@ -393,7 +394,8 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
                 and lem(t.head) in ("include", "provide", "involve", "see", "lead", "entail", "pave", "bring"):
             continue  # "a roadmap that would include a nationwide ceasefire": the roadmap is the claim
         if cls == "deal" and t.dep_ == "pobj" and t.head.lower_ in ("on", "over", "about") and t.head.head.pos_ == "VERB" \
-                and any(c.dep_ in ("dobj", "attr", "nsubj", "nsubjpass") and (lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns)
+                and any(c.dep_ in ("dobj", "attr", "nsubj", "nsubjpass") and c.i != t.i and (
+                            lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns or lem(c) in lex.deal_nouns)
                         for c in t.head.head.children):
             continue  # "are holding talks in Cairo on a truce", "there were no contacts on a ceasefire": the same
         if lm in ("process", "round") and not any(c.lower_ in ("peace", "talks") for c in t.children):
@@ -809,6 +811,10 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return "collapsed"
     if vl in ("withdraw",) and talkish:
         return "collapsed"
+    if vl == "end" and dealish and p.trigger.dep_ in ("nsubj", "nsubjpass") and any(
+            c.dep_ == "dobj" and lem(c) in ("war", "conflict", "fighting", "hostility", "insurgency", "violence", "crisis")
+            for c in v.children):
+        return "agreed"  # "the agreement, signed in Pretoria in 2022, ended a two-year war"
     if vl == "end" and (talkish or (dealish and not p.future and trig not in ("war", "hostility", "conflict")
                                     and not any(c.dep_ == "prep" and c.lower_ in ("to", "of") for c in v.children))):
         return "collapsed"  # "the rebels ended the ceasefire" (but "deal to end hostilities" names a deal)
@@ -1246,6 +1252,20 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
             org = _org_of(toks, ctx, lex, org_code)
             return Source("person", name, slugify(name), org, org_code)
     hl = lem(head)
+    named = next((c for c in head.children if c.dep_ == "appos" and c.pos_ == "PROPN"), None) \
+        if head.pos_ == "NOUN" and (hl in lex.role_nouns or hl in _OUTLET_NOUNS) else None
+    if named is not None and named.i not in ctx.actor_at:
+        # "the group's negotiator, al-Wazir", "the Russian newspaper Vostok Daily": the name in apposition
+        run = _phrase_text(list(named.subtree)) or named.text
+        if hl in _OUTLET_NOUNS:
+            return Source("name", run, slugify(run))
+        name = ctx.people.get(run.lower(), run) if " " not in run else run
+        code = next((ctx.actor_at[t.i][0] for t in toks if t.i in ctx.actor_at and not ctx.actor_at[t.i][1]), None)
+        if code is None:
+            side = _generic_side(hl, toks, ctx, lex) if any(lem(t) in lex.gaz.generic_nonstate | lex.gaz.generic_state
+                                                            for t in toks) else None
+            code = side
+        return Source("person", name, slugify(name), _org_of(toks, ctx, lex, code), code)
     if hl in lex.role_nouns and not head.ent_type_ == "PERSON":
         held = role_person(head, toks, ctx, lex)
         if held is not None:
@@ -1289,6 +1309,21 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
             return actor_source(side, lex)
     if hl in lex.anonymous or hl in ("official",):
         return OUTLET
+    if head.pos_ == "PROPN" and toks:
+        # "government spokesman Ilunga", "the group's negotiator al-Wazir", "Russian newspaper Vostok Daily":
+        # the name is the run of proper nouns; the words before it describe who that is
+        doc, first, j = head.doc, min(t.i for t in toks), head.i
+        while j - 1 >= first and (doc[j - 1].pos_ == "PROPN" or doc[j - 1].text == "-"
+                                  or doc[j - 1].lower_ in ("al", "el", "bin", "ibn", "abu", "de", "van", "von")):
+            j -= 1
+        run = doc[j: head.i + 1].text.strip("- ")
+        before = [t for t in toks if t.i < j]
+        if run and before and any(lem(t) in lex.role_nouns for t in before):
+            name = ctx.people.get(run.lower(), run) if " " not in run else run
+            code = next((ctx.actor_at[t.i][0] for t in before if t.i in ctx.actor_at and not ctx.actor_at[t.i][1]), None)
+            return Source("person", name, slugify(name), _org_of(toks, ctx, lex, code), code)
+        if run and before and any(lem(t) in _OUTLET_NOUNS for t in before):
+            return Source("name", run, slugify(run))
     if head.pos_ == "PROPN" or head.ent_type_ in ("ORG", "NORP", "GPE", "PERSON"):
         kept = [t for t in toks if (t.pos_ in ("PROPN", "NOUN", "ADJ", "PART") or t.i == head.i) and not _owner_modifier(t)]
         if any(_owner_modifier(t) for t in toks) and kept:
@@ -1379,7 +1414,11 @@ def _phrase_text(toks: list[Token]) -> str:
     out = ""
     for k, t in enumerate(toks):  # the text's own spacing between neighbours ("Al-Masirah TV")
         if k:
-            out += toks[k - 1].whitespace_ if t.i == toks[k - 1].i + 1 else " "
+            prev, doc = toks[k - 1], t.doc
+            if t.i == prev.i + 2 and doc[prev.i + 1].text == "-" and not prev.whitespace_ and not doc[prev.i + 1].whitespace_:
+                out += "-"  # a hyphen dropped between two parts of one name ("al-Wazir")
+            else:
+                out += prev.whitespace_ if t.i == prev.i + 1 else " "
         out += t.text
     return out.strip(_DROP_NAME_CHARS + " ").replace(" 's", "'s")
 
@@ -1484,7 +1523,8 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                     came_from, x = x, x.head
                     continue
             if subj is None and x.tag_ == "VBG" and x.dep_ in ("advcl", "xcomp") and x.head.pos_ in VERBAL \
-                    and lem(x.head) not in lex.reporting and subject_of(x.head) is not None:
+                    and lem(x.head) not in lex.reporting and subject_of(x.head) is not None \
+                    and _speakerlike(subject_of(x.head), ctx, lex):
                 subj = subject_of(x.head)  # "officials have spent weeks touting their cease-fire"
             if subj is None and x.tag_ == "VBG" and x.dep_ in ("advcl", "xcomp", "conj", "acl") and x.head.i != x.i:
                 # "denied the reports, saying negotiations were continuing": what follows "saying" is
@@ -1615,6 +1655,13 @@ def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: L
                 if src.kind != "outlet":
                     return Attribution(src, speaker_token=subj)
     return Attribution(None)
+
+
+def _speakerlike(t: Token, ctx: ArticleContext, lex: Lexicon) -> bool:
+    """Could this noun phrase head speak (a name, an actor, officials, a role, a pronoun)? "the peace process" cannot."""
+    hl = lem(t)
+    return (t.pos_ in ("PROPN", "PRON") or t.ent_type_ in ("PERSON", "ORG", "NORP", "GPE") or t.i in ctx.actor_at
+            or hl in lex.gaz.generic_state or hl in lex.gaz.generic_nonstate or hl in lex.anonymous or hl in lex.role_nouns)
 
 
 def cited_outlet(v: Token, ctx: ArticleContext) -> Source | None:
