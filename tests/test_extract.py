@@ -415,6 +415,33 @@ def test_a_deal_reached_following_talks_says_the_talks_were_held(nlp):
 
 
 @pytest.mark.slow
+def test_names_beside_roles_and_outlet_nouns_are_the_source(nlp):
+    c = _one(_claims(nlp, "Hamas's chief negotiator, Abu Ramzi, said talks with Israel would resume on Sunday."), "planned")
+    assert (c.source, c.source_key) == ("Abu Ramzi", "abu-ramzi")
+    c = _one(_claims(nlp, "Congolese government spokesman Kabila said talks with the M23 had stalled."), "stalled")
+    assert c.source_key == "kabila"
+    claims = _claims(nlp, "Hezbollah denied a report by the Lebanese newspaper Al-Akhbar that it was negotiating "
+                          "with Israel through Qatar.")
+    assert {(c.status, c.source) for c in claims} == {("ongoing", "Al-Akhbar"), ("denied", "Hezbollah")}, \
+        [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
+def test_a_surname_later_in_the_article_is_the_person_named_in_full(nlp):
+    text = ("Sudanese army spokesman Nabil Abdallah said talks with the RSF had collapsed.\n"
+            "Abdallah said later that the army would never negotiate with the militia.")
+    claims = _claims(nlp, text)
+    assert {c.source_key for c in claims} == {"nabil-abdallah"}, [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
+def test_denying_that_talks_collapsed_says_they_go_on(nlp):
+    claims = _claims(nlp, "The Colombian government denied that the peace talks with the ELN had collapsed.")
+    assert [(c.status, c.source_key) for c in claims] == [("ongoing", "colombia-government")], \
+        [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")
