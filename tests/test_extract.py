@@ -442,6 +442,43 @@ def test_denying_that_talks_collapsed_says_they_go_on(nlp):
 
 
 @pytest.mark.slow
+def test_no_intention_no_plans_premature_and_boycotts_are_rejections(nlp):
+    c = _one(_claims(nlp, "The Somali government has no intention of negotiating with al-Shabaab, its interior minister said."),
+             "rejected")
+    assert c.parties == ["AL_SHABAAB", "SOM"]
+    c = _one(_claims(nlp, "Manila has no plans to resume peace talks with the NPA, a security adviser said."), "rejected")
+    assert c.parties == ["NPA", "PHL"]
+    c = _one(_claims(nlp, "Haftar's LNA described the UN ceasefire plan as unrealistic, its spokesman said."), "rejected")
+    assert c.parties == ["LBY", "LNA"]
+    c = _one(_claims(nlp, "The SPLM-IO boycotted the talks with South Sudan's government in Nairobi."), "rejected")
+    assert c.source_key == "splm-io"
+
+
+@pytest.mark.slow
+def test_proposing_that_the_sides_meet_is_a_proposal(nlp):
+    c = _one(_claims(nlp, "Ukraine's foreign minister said Kyiv had proposed that the two presidents meet in Istanbul."),
+             "proposed")
+    assert c.parties == ["RUS", "UKR"]
+
+
+@pytest.mark.slow
+def test_talks_under_way_are_ongoing_and_a_truce_as_a_time_is_no_claim(nlp):
+    c = _one(_claims(nlp, "Negotiations between Israel and Hamas have been under way in Cairo since March 3, Egyptian "
+                          "officials said.", published="2025-03-20"), "ongoing")
+    assert c.parties == ["HAMAS", "ISR"]
+    claims = _claims(nlp, "Hamas said Israel would have to withdraw its troops from Gaza during the truce.")
+    assert "agreed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_a_report_in_a_newspaper_is_that_newspapers(nlp):
+    claims = _claims(nlp, "The Kremlin denied a report in the Financial Times that Russia and Ukraine were holding "
+                          "secret talks in Riyadh.")
+    assert {(c.status, c.source) for c in claims} == {("ongoing", "Financial Times"), ("denied", "Russia")}, \
+        [(c.status, c.source) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

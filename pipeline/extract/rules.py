@@ -67,6 +67,7 @@ class Lexicon:
         self.speech_verbs = c.words("speech_verbs")
         self.side_words = c.words("side_words")
         self.path_noun_status = {str(k).lower(): str(v) for k, v in (c.raw.get("path_noun_status") or {}).items()}
+        self.rejection_adjectives = c.words("rejection_adjectives")
         self.negated_path_noun_status = {str(k): str(v) for k, v in (c.raw.get("negated_path_noun_status") or {}).items()}
         self.negations = c.words("negation_markers")
         self.titles = c.words("person_titles")
@@ -471,8 +472,8 @@ def _talk_verb_has_sides(v: Token, lex: Lexicon) -> bool:
             return True
         if c.dep_ in ("nsubj", "nsubjpass"):
             sub = list(c.subtree)
-            if any(t.lower_ in ("sides", "delegations", "parties", "both", "we") for t in sub):
-                return True
+            if any(t.lower_ in ("sides", "delegations", "parties", "both", "we", "two") for t in sub):
+                return True  # ("the two presidents meet")
             if lem(v) == "negotiate" and (_has_actor(sub, lex) or lem(c) in lex.gaz.generic_state
                                           or lem(c) in lex.gaz.generic_nonstate):
                 return True
@@ -523,6 +524,7 @@ class Predicate:
     report_noun: Token | None = None
     denial_pred: bool = False  # "reports of a ceasefire are false"
     conditional: bool = False  # "if Boko Haram wanted to declare a ceasefire"
+    neg_noun: Token | None = None  # "no intention of negotiating": the negated noun the verb hangs on
 
 
 def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
@@ -551,6 +553,7 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
             lemmas.add(lem(c))
             if c.dep_ in ("acl", "relcl"):
                 lemmas.update(lem(g) for g in c.children if g.dep_ in ("prt", "neg"))
+    neg_noun = None
     negated = any(c.dep_ == "det" and c.lower_ == "no" for c in trigger.children) or any(
         t.pos_ == "NOUN" and lem(t) in ("round", "session", "meeting") and any(c.dep_ == "det" and c.lower_ == "no" for c in t.children)
         for t in path)  # "no new round of talks is being prepared"
@@ -561,6 +564,14 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
                 lemmas.add(lem(c))
                 if c.dep_ in ("xcomp", "acomp"):
                     lemmas.update(lem(g) for g in c.children if g.dep_ in ("xcomp", "prt", "acomp"))
+        y = verb
+        for _ in range(3):  # "has no plans to resume negotiations", "no intention of negotiating"
+            if y.dep_ not in ("acl", "pcomp", "prep") or y.head.i == y.i:
+                break
+            y = y.head
+            if y.pos_ == "NOUN" and any(c.dep_ == "det" and c.lower_ == "no" for c in y.children):
+                negated, neg_noun = True, y
+                break
         if verb.dep_ in ("xcomp", "advcl", "acl") and verb.head.i != verb.i:
             lemmas.add(lem(verb.head))
             lemmas.update(lem(g) for g in verb.head.children if g.dep_ in ("prt", "neg"))
@@ -595,7 +606,8 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
             if x.dep_ in ("ccomp", "xcomp", "conj") and lem(x.head) in lex.reporting:
                 break
             x = x.head
-    return Predicate(trigger, cls, verb, path, lemmas, negated, future, past, report_noun, denial_pred, conditional)
+    return Predicate(trigger, cls, verb, path, lemmas, negated, future, past, report_noun, denial_pred, conditional,
+                     neg_noun)
 
 
 
@@ -638,6 +650,16 @@ def _nonstate_phrase(t: Token, lex: Lexicon) -> bool:
         sp = max(spans, key=lambda x: x.start)
         return lex.gaz.actors[sp.label_].kind == "nonstate" and not sp.kb_id_
     return lem(t) in lex.gaz.generic_nonstate or t.lower_ in lex.gaz.generic_nonstate
+
+
+def _negated_noun_status(noun: Token, lex: Lexicon) -> str | None:
+    """The status a noun under "no" gives: "there are no plans for talks" is a denial, but a party that
+    "has no plans to resume talks" states its position, a rejection."""
+    s = lex.negated_path_noun_status.get(lem(noun))
+    if s == "denied" and lem(noun) == "plan" and noun.dep_ == "dobj" and lem(noun.head) == "have" \
+            and not any(c.dep_ == "expl" for c in noun.head.children):
+        return "rejected"
+    return s
 
 
 def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
@@ -686,15 +708,19 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if not speech and any(c.dep_ == "acl" and lem(c) in ("announce", "declare") and not any(
             g.dep_ == "agent" for g in c.children) for c in p.trigger.children) and (v is None or lem(v) not in lex.reporting):
         return None
+    if p.neg_noun is not None and lem(p.neg_noun) in lex.negated_path_noun_status:
+        s = _negated_noun_status(p.neg_noun, lex)
+        return "no_deal" if (s == "denied" and dealish) else s  # "no intention of negotiating", "no plans to resume talks"
     if v is not None and vl in ("deny", "refute") and any(t.dep_ == "dobj" and t.head.i == v.i for t in [p.trigger, *p.path]):
         return "denied" if talkish else "no_deal"  # headline "India denies plans for talks with Pakistan"
     for t in p.path:
         s = lex.path_noun_status.get(lem(t))
         if t.lower_ == "plans" and t.pos_ == "NOUN":
             s = "planned"  # "plans for talks in Istanbul" (a singular "plan for a ceasefire" is a proposal)
-        if s and t.pos_ == "NOUN" and any(c.dep_ == "det" and c.lower_ == "no" for c in t.children):
+        if t.pos_ == "NOUN" and lem(t) in lex.negated_path_noun_status and any(
+                c.dep_ == "det" and c.lower_ == "no" for c in t.children):
             # "there are no plans for talks", "no progress in the negotiations"
-            s = lex.negated_path_noun_status.get(lem(t))
+            s = _negated_noun_status(t, lex)
             if s is None:
                 return None
             return "no_deal" if (s == "denied" and dealish) else s
@@ -728,6 +754,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if talkish and v is not None and lem(v) in ("end", "conclude", "close", "finish", "adjourn", "wrap") and any(
             c.dep_ == "prep" and c.lower_ == "without" and any(lem(g) in lex.deal_nouns for g in c.subtree) for c in v.children):
         return None  # "the talks ended without an agreement": read as no_deal from the agreement
+    if dealish and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ in ("during", "throughout", "before", "after", "since",
+                                                                          "until", "till"):
+        return None  # "a troop withdrawal during the truce": a time reference, no claim about the truce
     if dealish and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ == "without" and v is not None \
             and lem(v) in ("end", "conclude", "close", "break", "finish", "adjourn", "wrap"):
         return "no_deal"  # "the talks ended without an agreement"
@@ -736,6 +765,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return "rejected" if p.negated else "proposed"  # "Moscow is ready to observe such a halt": ready for a truce
         if p.future:
             return "rejected" if p.negated else "accepted"  # "the group would abide by the truce"
+    if v is not None and vl in ("describe", "call", "term", "consider", "deem", "see", "dismiss", "brand", "label") and any(
+            lem(t) in lex.rejection_adjectives for t in v.subtree if t.i > p.trigger.i):
+        return "rejected"  # "Lukin described a full ceasefire as premature"
     # "the two sides are close to a deal", "nearing a ceasefire": talks under way, nothing agreed yet
     near = p.trigger.head
     if near.tag_ == "VBG" and p.trigger.dep_ == "dobj" and near.dep_ == "pcomp" and lem(near) in (
@@ -745,6 +777,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             near.lower_ in ("near", "nearer") and near.pos_ == "ADP" and p.trigger.dep_ == "pobj") or (
             v is not None and lem(v) == "near" and p.trigger.dep_ == "dobj"):
         return None if p.negated or has_neg(near.head, lex) else "ongoing"
+    if talkish and v is not None and v.i == p.trigger.i and v.dep_ == "ccomp" and lem(v.head) in ("propose", "suggest", "offer", "urge"):
+        return "rejected" if has_neg(v.head, lex) else "proposed"  # "Kyiv proposed that the two presidents meet"
     # "the government wants to negotiate", "Kyiv refused to talk": a position on the talks
     if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and (
             v.i == p.trigger.i or p.cls == "deal" or p.trigger.head.i == v.i):
@@ -815,6 +849,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             c.dep_ == "dobj" and lem(c) in ("war", "conflict", "fighting", "hostility", "insurgency", "violence", "crisis")
             for c in v.children):
         return "agreed"  # "the agreement, signed in Pretoria in 2022, ended a two-year war"
+    if vl == "end" and talkish and any(t.dep_ == "prep" for t in p.path):
+        return None  # "most wars end at a negotiating table"
     if vl == "end" and (talkish or (dealish and not p.future and trig not in ("war", "hostility", "conflict")
                                     and not any(c.dep_ == "prep" and c.lower_ in ("to", "of") for c in v.children))):
         return "collapsed"  # "the rebels ended the ceasefire" (but "deal to end hostilities" names a deal)
@@ -881,8 +917,13 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return "planned" if p.future else "ongoing"  # "talks resumed in Cairo"
         if p.future:
             return "planned"
+        if v is not None and any(c.lower_ == "under" and any(g.lower_ == "way" for g in c.children) for c in v.children):
+            return "ongoing"  # "negotiations have been under way in Doha since July 6"
         if L & lex.ongoing_adj or vl in ("begin", "start", "launch", "open") or L & {"progress", "advance"}:
             return "ongoing"
+        if vl == "come" and p.trigger.dep_ == "nsubj" and any(c.lower_ in ("amid", "as", "after", "days", "weeks")
+                                                              for c in v.children):
+            return None  # "the meeting comes amid a power struggle": background to a meeting already told
         if vl in ("conclude",) or (trig == "round" and p.past):
             return "held"
         if vl == "follow" and v.tag_ == "VBG" and v.dep_ in ("acl", "advcl", "prep") and p.trigger.dep_ in ("dobj", "pobj"):
@@ -1301,6 +1342,10 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
         return actor_source(code, lex)
     if hl in gaz.generic_state or hl in gaz.generic_nonstate or hl in ("side", "group", "leader", "president", "spokesman", "spokeswoman", "spokesperson", "negotiator", "chief", "minister"):
         side = _generic_side(hl, toks, ctx, lex)
+        poss = next((t for t in toks if t.dep_ == "poss" and t.lower_ in ("its", "their")), None)
+        ante = _antecedent_actor(poss, ctx, lex) if poss is not None else None
+        if ante is not None and ante.code:
+            side = ante.code  # "the LNA ..., its spokesman said": the LNA's spokesman
         if side:
             if hl in ("leader", "president", "spokesman", "spokeswoman", "spokesperson", "chief", "minister", "negotiator"):
                 name = _phrase_text(toks)
@@ -1755,6 +1800,11 @@ def _noun_owner(t: Token) -> Token | None:
     for c in t.children:
         if c.dep_ == "compound" and (c.ent_type_ or c.pos_ == "PROPN"):
             return c
+    for c in t.children:  # "a report in the Jerusalem Herald": a publication's report
+        if c.dep_ == "prep" and c.lower_ in ("in", "on") and lem(t) in ("report", "article", "story"):
+            for g in c.children:
+                if g.dep_ == "pobj" and g.pos_ == "PROPN":
+                    return g
     return None
 
 
@@ -1780,6 +1830,9 @@ def subject_actor(p: Predicate, ctx: ArticleContext, state: dict, lex: Lexicon) 
             return src
         if x.dep_ in ("xcomp", "conj", "advcl", "ccomp") and x.head.i != x.i:
             x = x.head
+            continue
+        if x.dep_ == "acl" and x.head.pos_ == "NOUN" and x.head.dep_ in ("dobj", "attr") and x.head.head.i != x.head.i:
+            x = x.head.head  # "Manila has no plans to resume talks": whose plans
             continue
         break
     # "Zelenskyy codifies 'impossibility' of peace talks": the possessor of a path noun
