@@ -48,6 +48,11 @@ def test_outlet_names_are_not_the_capital_they_contain(blank):
     assert found == []
 
 
+def test_a_place_in_an_outlets_name_is_no_actor(blank):
+    got = _actors(blank, "The Jerusalem Herald and the Addis Standard quoted Israel and Ethiopia.")
+    assert [a[1] for a in got] == ["ISR", "ETH"], got
+
+
 def test_a_line_break_starts_a_sentence_before_parsing(blank):
     doc = blank("Ceasefire talks resume in Doha\nNegotiators met on Monday")
     starts = [t.text for t in doc if t.is_sent_start]

@@ -125,8 +125,23 @@ class ActorMatcher:
                 continue
             code, person = key.split("|", 1)
             spans.append(Span(doc, start, end, label=code, kb_id=person or ""))
-        doc.spans[self.spans_key] = [s for s in filter_spans(spans) if s.label_ != "__BLOCK__"]
+        doc.spans[self.spans_key] = [s for s in filter_spans(spans) if s.label_ != "__BLOCK__" and not _outlet_name(s)]
         return doc
+
+
+# Words that make a place name the name of a newspaper or broadcaster ("the Jerusalem Herald", "Addis Standard")
+_OUTLET_WORDS = {"post", "times", "herald", "tribune", "journal", "gazette", "telegraph", "chronicle", "ledger", "monitor",
+                 "observer", "standard", "independent", "express", "mail", "star", "today", "review", "courier", "daily",
+                 "news", "dispatch", "bulletin", "insider", "sun", "record", "examiner", "guardian", "mirror", "press"}
+
+
+def _outlet_name(span: Span) -> bool:
+    """A capital or country named in an outlet's name: "Jerusalem Herald", "Kyiv Independent"."""
+    doc = span.doc
+    if span.kb_id_ or span.end >= len(doc):
+        return False
+    nxt = doc[span.end]
+    return nxt.text[:1].isupper() and nxt.lower_ in _OUTLET_WORDS and not span.text.isupper()
 
 
 @Language.factory("talkwatch_actors", assigns=["doc.spans"], default_config={"gazetteer_path": None})
