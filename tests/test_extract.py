@@ -484,6 +484,26 @@ def test_a_report_in_a_newspaper_is_that_newspapers(nlp):
 
 
 @pytest.mark.slow
+def test_dated_participles_state_their_own_earlier_event_and_date_the_rest(nlp):
+    claims = _claims(nlp, "A truce brokered by Qatar in June 2023 between Colombia and the ELN collapsed within weeks.",
+                     published="2025-05-01")
+    got = sorted((c.status, c.event_time) for c in claims)
+    assert got == [("agreed", "2023-06"), ("collapsed", "2023")], got
+
+
+@pytest.mark.slow
+def test_back_to_the_table_never_resumed_invitations_and_preconditions(nlp):
+    c = _one(_claims(nlp, "The TPLF said it was willing to return to the negotiating table with Addis Ababa."), "proposed")
+    assert c.source_key == "tplf"
+    c = _one(_claims(nlp, "Formal talks between Manila and the NPA never resumed after 2017."), "stalled")
+    assert c.parties == ["NPA", "PHL"]
+    c = _one(_claims(nlp, "The LNA accepted an invitation to ceasefire talks in Geneva, its spokesman said."), "accepted")
+    assert c.parties == ["LBY", "LNA"]
+    claims = _claims(nlp, "Kinshasa said the withdrawal of M23 fighters remained a precondition for a final peace deal.")
+    assert "agreed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
 def test_undated_history_and_mere_attempts_are_no_claims(nlp):
     text = ("Several rounds of negotiations between Armenia and Azerbaijan have been attempted in recent years. "
             "Multiple attempts at reaching a ceasefire have proven unsuccessful.")

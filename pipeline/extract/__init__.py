@@ -117,6 +117,10 @@ def claims_for_article(article: Article, raw_claims: list[dict] | None, title_le
             # something else ("the girls kidnapped in April")
             event_time = inherited if inherited and len(inherited) == 4 and published and \
                 int(inherited) < published.year else None
+        if event_time is None and c.get("participle_time_text") and published:
+            dated = resolve_event_time(c["participle_time_text"], published)
+            if dated and int(dated[:4]) < published.year:
+                event_time = dated[:4]  # "talks held in Istanbul in March 2022 had collapsed": about 2022
         k = (tuple(c["parties"]), c["status"], c["topic"], key, event_time)
         if k in seen:
             # the same claim again: one claim, completed with what the repetition adds

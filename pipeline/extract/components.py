@@ -315,10 +315,17 @@ class ClaimExtractor:
                 base["topic"] = topic
             state.setdefault("last_topic", {})[tuple(parties)] = topic
             own = att.source is None and not att.article_voice
+            dated = rules.dated_participles(p, lex)
+            if dated and not mentions_time(scope):
+                base["participle_time_text"] = dated[0][1]  # the collapse of "talks held in March 2022" is no news of now
             if not att.anonymous:
                 claims.append({**base, "source": _src_dict(src), "_own": own})
             for extra in rules.conj_statuses(p, lex) if not att.anonymous else ():
                 claims.append({**base, "status": extra, "source": _src_dict(src), "_own": own})
+            for extra, when in dated if not (att.anonymous or att.invert) else ():
+                if extra != status:  # "talks held in Istanbul in March 2022 had collapsed": they were held then, too
+                    claims.append({**base, "status": extra, "time_text": when, "context_time_text": None,
+                                   "future": False, "source": _src_dict(src), "_own": own})
             if att.counter is not None and status in DENIAL_OF:
                 claims.append({**base, "status": DENIAL_OF[status], "hedged": base["hedged"],
                                "source": _src_dict(att.counter), "_own": False})

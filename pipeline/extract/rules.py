@@ -362,6 +362,9 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
                 cls = "talk"
             elif lm in lex.proposal_nouns or lw in lex.proposal_nouns:
                 cls = "proposal"
+        if cls is None and lm == "table" and t.dep_ == "pobj" and t.head.lower_ == "to" and (
+                lem(t.head.head) in ("return", "come", "go", "get", "bring") or t.head.head.lower_ == "back"):
+            cls = "talk"  # "willing to return to the table", "back to the negotiating table"
         if cls is None and t.pos_ == "VERB":
             if lm in lex.talk_verbs:
                 cls = "talk"
@@ -730,7 +733,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             if s == "proposed" and lem(t) == "call" and any(c.lower_ == "that" for c in t.children):
                 continue
             if s == "proposed" and v is not None and t.dep_ in ("dobj", "nsubjpass") and t.head.i == v.i:
-                if lem(v) in lex.rejected_verbs:
+                if lem(v) in lex.rejected_verbs or lem(v) in ("dismiss", "spurn", "snub"):
                     return "rejected"  # "rejected an offer of talks": the position on the offer
                 if lem(v) in lex.accepted_verbs:
                     return "accepted"
@@ -781,7 +784,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         return "rejected" if has_neg(v.head, lex) else "proposed"  # "Kyiv proposed that the two presidents meet"
     # "the government wants to negotiate", "Kyiv refused to talk": a position on the talks
     if v is not None and v.dep_ == "xcomp" and v.head.i != v.i and (
-            v.i == p.trigger.i or p.cls == "deal" or p.trigger.head.i == v.i):
+            v.i == p.trigger.i or p.cls == "deal" or p.trigger.head.i == v.i
+            or (p.trigger.dep_ == "pobj" and p.trigger.head.head.i == v.i)):  # "willing to return to the table"
         hv = lem(v.head)
         if hv in lex.rejected_verbs and not has_neg(v.head, lex):
             return "rejected"
@@ -828,6 +832,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             return None
         if talkish and (vl in lex.stalled_verbs or vl in ("collapse", "break", "end", "fail", "terminate", "abandon")):
             return "ongoing"  # "the talks have not been suspended", "the dialogue has not broken down"
+        if talkish and vl in ("resume", "restart", "reconvene") and p.past:
+            return "stalled"  # "formal talks never resumed"
         if vl in ("happen", "take", "be", "have", "exist", "negotiate", "talk", "meet", "discuss", "hold", "engage",
                   "dialogue", "send", "occur", "conduct", "begin", "start", "plan", "schedule", "expect", "agree",
                   "prepare", "arrange") or v is None:
@@ -1401,6 +1407,8 @@ def _antecedent_actor(pron: Token, ctx: ArticleContext, lex: Lexicon) -> Source 
             continue
         if want_plural != (t.tag_ in ("NNS", "NNPS")) and t.i not in ctx.actor_at:
             continue
+        if t.i in ctx.actor_at and mediator_or_venue(t, lex) is not None:
+            continue  # "talks in Geneva, its spokesman said": a venue or a mediator is not who "its" is
         side = _side_of(t, ctx, lex)
         if side is not None:
             return side
@@ -1780,6 +1788,26 @@ def conj_statuses(p: Predicate, lex: Lexicon) -> list[str]:
             out.append("stalled")
         elif cl in ("collapse", "abandon", "end", "terminate", "scrap"):
             out.append("collapsed")
+    return out
+
+
+_HELD_PARTICIPLES = {"hold", "conduct"}
+_AGREED_PARTICIPLES = {"agree", "sign", "broker", "reach", "conclude", "seal", "strike", "initial", "ink"}
+
+
+def dated_participles(p: Predicate, lex: Lexicon) -> list[tuple[str, str]]:
+    """A dated participle on the trigger states an earlier event of its own: "talks held in Istanbul in March
+    2022" were held then, "a ceasefire brokered by Angola in March 2024" was agreed then. (status, its words)"""
+    from pipeline.extract.timex import mentions_time
+
+    out = []
+    wanted = _HELD_PARTICIPLES if p.cls == "talk" else _AGREED_PARTICIPLES if p.cls == "deal" else set()
+    for c in p.trigger.children:
+        if c.dep_ == "acl" and c.tag_ == "VBN" and lem(c) in wanted and (p.verb is None or c.i != p.verb.i):
+            words = " ".join(t.text for t in c.subtree)
+            if mentions_time(words) and re.search(r"\b(?:19|20)\d\d\b|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
+                                                  words, re.I):
+                out.append(("held" if p.cls == "talk" else "agreed", words))
     return out
 
 
