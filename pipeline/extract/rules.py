@@ -88,6 +88,8 @@ class Lexicon:
         self.collapsed_adj = st("collapsed", "adjectives")
         self.topics = [(t, sorted(c.words("topics", t), key=len, reverse=True))
                        for t in ("partial_ceasefire", "ceasefire", "hostages", "humanitarian", "peace_deal")]
+        # one pattern per topic, its words longest first (what each word matched is checked by the caller)
+        self.topic_res = [(t, re.compile(r"\b(?:" + "|".join(re.escape(w) for w in ws) + r")\b")) for t, ws in self.topics]
 
 
 # --------------------------------------------------------------------------------------------
@@ -167,6 +169,7 @@ class ArticleContext:
     counts: Counter
     # role noun -> people the article gives that role: (token index, full name, actor code or None)
     roles: dict[str, list[tuple[int, str, str | None]]] = field(default_factory=dict)
+    person_spans: list[Span] = field(default_factory=list)  # the gazetteer's person matches, in order
 
 
 def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
@@ -206,7 +209,8 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
         if full and " " in full:
             people.setdefault(full.lower(), full)
             people.setdefault(full.split()[-1].lower(), full)
-    ctx = ArticleContext(dyad=dyad, actor_at=actor_at, people=people, counts=counts)
+    ctx = ArticleContext(dyad=dyad, actor_at=actor_at, people=people, counts=counts,
+                         person_spans=[sp for sp in doc.spans.get("tw_actors", []) if sp.kb_id_])
     ctx.roles = person_roles(doc, ctx, lex)
     return ctx
 
@@ -1160,14 +1164,14 @@ def decide_topic(p: Predicate, sent: Span, lex: Lexicon) -> str:
     local = " ".join(t.lower_ for t in sorted(set(anchor.subtree) | set(p.trigger.subtree), key=lambda t: t.i))
     local = local.replace(" - ", "-")
     for scope in (local,):
-        for topic, words in lex.topics:
+        for topic, rx in lex.topic_res:
             if topic == "peace_deal":
                 continue
-            for w in words:
-                if re.search(rf"\b{re.escape(w)}\b", scope):
-                    if topic == "hostages" and p.cls != "deal" and w in ("girls", "schoolgirls") and "release" not in scope and "free" not in scope:
-                        continue
-                    return topic
+            for m in rx.finditer(scope):
+                w = m.group(0)
+                if topic == "hostages" and p.cls != "deal" and w in ("girls", "schoolgirls") and "release" not in scope and "free" not in scope:
+                    continue
+                return topic
     trig = lem(p.trigger)
     if trig in ("ceasefire", "truce", "armistice", "fire", "hostility"):
         return "ceasefire"

@@ -40,9 +40,13 @@ _DAYS_RE = re.compile(r"\b(?:monday|tuesday|wednesday|thursday|friday|saturday|s
                       r"this (?:week|month|year)|last (?:week|night)|next week)\b", re.I)
 
 
+# all of the above in one pattern: whether a text mentions a time is asked of every sentence
+_ANY_TIME_RE = re.compile("|".join(f"(?:{rx.pattern})" for _kind, rx in _PATTERNS) + f"|(?:{_DAYS_RE.pattern})", re.I)
+
+
 def mentions_time(text: str) -> bool:
     """Does the text carry any time expression (even one that resolves to "around publication")?"""
-    return bool(text) and (any(rx.search(text) for _kind, rx in _PATTERNS) or bool(_DAYS_RE.search(text)))
+    return bool(text) and _ANY_TIME_RE.search(text) is not None
 
 
 def _month(s: str) -> int:
