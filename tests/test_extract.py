@@ -461,7 +461,7 @@ def test_no_intention_no_plans_premature_and_boycotts_are_rejections(nlp):
 
 @pytest.mark.slow
 def test_proposing_that_the_sides_meet_is_a_proposal(nlp):
-    c = _one(_claims(nlp, "Ukraine's foreign minister said Kyiv had proposed that the two presidents meet in Istanbul."),
+    c = _one(_claims(nlp, "Ukraine's foreign minister said Kyiv had proposed that the two presidents meet in Istanbul to end the war."),
              "proposed")
     assert c.parties == ["RUS", "UKR"]
 
@@ -501,6 +501,47 @@ def test_back_to_the_table_never_resumed_invitations_and_preconditions(nlp):
     assert c.parties == ["LBY", "LNA"]
     claims = _claims(nlp, "Kinshasa said the withdrawal of M23 fighters remained a precondition for a final peace deal.")
     assert "agreed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_holds_wrap_ups_terms_and_conditions(nlp):
+    c = _one(_claims(nlp, "The TPLF has put its talks with the federal government on hold, a spokesman said."), "stalled")
+    assert c.parties == ["ETH", "TPLF"]
+    c = _one(_claims(nlp, "Israeli and Lebanese delegations wrapped up a round of talks in Naqoura on Tuesday."), "held")
+    assert c.parties == ["ISR", "LBN"]
+    c = _one(_claims(nlp, "The M23 laid out its terms for a ceasefire with Kinshasa on Sunday."), "proposed")
+    assert c.source_key == "m23"
+    claims = _claims(nlp, "Yerevan must change its constitution before a peace treaty can be signed, Azerbaijan's president said.")
+    assert [c.status for c in claims] == ["rejected"], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_agreeing_to_observe_a_truce_is_an_agreement(nlp):
+    c = _one(_claims(nlp, "The armies of India and Pakistan agreed on Monday to strictly observe the ceasefire."), "agreed")
+    assert c.parties == ["IND", "PAK"]
+
+
+@pytest.mark.slow
+def test_a_country_in_a_sports_story_implies_no_conflict(nlp):
+    text = ("A Saudi club is in advanced talks with an Italian side over a striker, with no deal yet. "
+            "The Italians rejected an opening offer.")
+    assert _claims(nlp, text) == []
+
+
+@pytest.mark.slow
+def test_a_deal_that_ended_years_of_war_was_agreed_and_a_conference_ending_with_a_communique_is_none(nlp):
+    c = _one(_claims(nlp, "The Juba agreement, signed in 2018 by South Sudan's government and the SPLM-IO, ended five "
+                          "years of war.", published="2025-01-10"), "agreed")
+    assert c.event_time == "2018"
+    claims = _claims(nlp, "Every year, a conference on the war between Sudan's army and the RSF ends with a communique.")
+    assert "collapsed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+
+
+@pytest.mark.slow
+def test_a_body_dateline_with_a_colon_is_no_speaker(nlp):
+    claims = _claims(nlp, "KABUL: TTP spokesman Abdul Wali Mansoor denied that any talks with Islamabad were under way.",
+                     title="TTP denies talks")
+    assert {c.source for c in claims} == {"Abdul Wali Mansoor"}, [(c.status, c.source) for c in claims]
 
 
 @pytest.mark.slow

@@ -184,6 +184,9 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
         # "the Yemen war" names the theatre more than a side: it counts half
         theatre = span.end < len(doc) and doc[span.end].lemma_.lower() in ("war", "conflict", "crisis")
         counts[code] += 0.5 if theatre else 1
+    # a conflict implied by a state alone needs an article about a conflict ("Saudi" in a football story is
+    # not); an armed group named alone is a conflict's side anyway
+    about_conflict = any(t.lower_ in lex.conflict_words or lem(t) in lex.conflict_words for t in doc)
     dyad = None
     best = 0.0
     for d in gaz.dyads:
@@ -194,7 +197,8 @@ def article_context(doc: Doc, lex: Lexicon) -> ArticleContext:
             # one side named: the conflict is implied only when that actor has no other conflict
             # ("Yemen's warring sides"), and a named side beats an implied one
             one = d[0] if a else d[1]
-            score = float(a + b) if len(gaz.dyads_of(one)) == 1 else 0.0
+            score = float(a + b) if len(gaz.dyads_of(one)) == 1 and (
+                about_conflict or gaz.actors[one].kind == "nonstate") else 0.0
             if gaz.actors[one].kind == "nonstate":
                 score *= 1.5  # an armed group is in the news as a party; a state also as mediator or host
         else:
@@ -537,7 +541,8 @@ class Predicate:
 def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
     path: list[Token] = []
     x = trigger
-    verb = trigger if trigger.pos_ in VERBAL else None
+    # a plural noun the tagger took for a verb ("that talks with the TTP are expected to resume") is a noun
+    verb = trigger if trigger.pos_ in VERBAL and trigger.dep_ not in ("nsubj", "nsubjpass", "dobj", "pobj", "attr") else None
     report_noun = None
     steps = 0
     while verb is None and x.head.i != x.i and steps < 8:
@@ -761,6 +766,9 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if talkish and v is not None and lem(v) in ("end", "conclude", "close", "finish", "adjourn", "wrap") and any(
             c.dep_ == "prep" and c.lower_ == "without" and any(lem(g) in lex.deal_nouns for g in c.subtree) for c in v.children):
         return None  # "the talks ended without an agreement": read as no_deal from the agreement
+    if dealish and v is not None and any(c.dep_ == "mark" and c.lower_ in ("before", "until", "unless") for c in v.children):
+        # "Baku expects Yerevan to change its constitution before a peace treaty can be signed": a condition
+        return "rejected" if any(c.dep_ == "aux" and c.lower_ in ("can", "could") for c in v.children) else None
     if dealish and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ in ("during", "throughout", "before", "after", "since",
                                                                           "until", "till"):
         return None  # "a troop withdrawal during the truce": a time reference, no claim about the truce
@@ -770,6 +778,8 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if dealish and v is not None and lem(v) in ("abide", "respect", "observe", "honour", "honor", "adhere", "commit"):
         if any(c.lower_ in ("ready", "willing", "prepared") for c in [v.head, *v.head.children]):
             return "rejected" if p.negated else "proposed"  # "Moscow is ready to observe such a halt": ready for a truce
+        if v.dep_ == "xcomp" and lem(v.head) == "agree" and not p.negated:
+            return "agreed"  # "the two armies agreed to strictly observe the ceasefire"
         if p.future:
             return "rejected" if p.negated else "accepted"  # "the group would abide by the truce"
     if v is not None and vl in ("describe", "call", "term", "consider", "deem", "see", "dismiss", "brand", "label") and any(
@@ -856,11 +866,12 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if vl in ("withdraw",) and talkish:
         return "collapsed"
     if vl == "end" and dealish and p.trigger.dep_ in ("nsubj", "nsubjpass") and any(
-            c.dep_ == "dobj" and lem(c) in ("war", "conflict", "fighting", "hostility", "insurgency", "violence", "crisis")
+            c.dep_ == "dobj" and any(lem(g) in ("war", "conflict", "fighting", "hostility", "insurgency", "violence", "crisis")
+                                     for g in c.subtree)
             for c in v.children):
         return "agreed"  # "the agreement, signed in Pretoria in 2022, ended a two-year war"
-    if vl == "end" and talkish and any(t.dep_ == "prep" for t in p.path):
-        return None  # "most wars end at a negotiating table"
+    if vl == "end" and (talkish or dealish) and any(t.dep_ == "prep" for t in p.path):
+        return None  # "most wars end at a negotiating table", "a conference ends with a communique"
     if vl == "end" and (talkish or (dealish and not p.future and trig not in ("war", "hostility", "conflict")
                                     and not any(c.dep_ == "prep" and c.lower_ in ("to", "of") for c in v.children))):
         return "collapsed"  # "the rebels ended the ceasefire" (but "deal to end hostilities" names a deal)
@@ -934,6 +945,11 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
         if vl == "come" and p.trigger.dep_ == "nsubj" and any(c.lower_ in ("amid", "as", "after", "days", "weeks")
                                                               for c in v.children):
             return None  # "the meeting comes amid a power struggle": background to a meeting already told
+        if v is not None and any(c.dep_ == "prep" and c.lower_ == "on" and any(g.lower_ in ("hold", "ice") for g in c.children)
+                                 for c in v.children):
+            return "stalled"  # "put peace talks on hold"
+        if vl in ("conclude", "wrap", "complete", "finish") and p.past:
+            return "held"  # "wrapped up a round of talks"
         if vl in ("conclude",) or (trig == "round" and p.past):
             return "held"
         if vl == "follow" and v.tag_ == "VBG" and v.dep_ in ("acl", "advcl", "prep") and p.trigger.dep_ in ("dobj", "pobj"):

@@ -19,6 +19,11 @@ _DATELINE = re.compile(
 _WORD = re.compile(r"[A-Za-z][a-z]+(?:'[a-z]+)?")
 
 
+# "PESHAWAR: ", "NEW DELHI, May 12: " at the start of a body paragraph (never of the title line, where
+# "NATO: no talks" names a speaker)
+_COLON_DATELINE = re.compile(r"(?<=\n)(?P<dl>[ \t]*[A-Z]{3,}(?: [A-Z]{3,})?(?:, [A-Z][a-z]{2,8}\.? \d{1,2})?:[ \t]+)(?=[A-Z\"“])")
+
+
 def blank_datelines(text: str) -> str:
     """Replace paragraph-initial datelines by spaces (offsets are kept)."""
 
@@ -28,7 +33,8 @@ def blank_datelines(text: str) -> str:
             return dl
         return " " * len(dl)
 
-    return _DATELINE.sub(repl, text)
+    text = _DATELINE.sub(repl, text)
+    return _COLON_DATELINE.sub(lambda m: " " * len(m.group("dl")), text)
 
 
 @lru_cache(maxsize=8)
