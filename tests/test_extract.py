@@ -85,6 +85,11 @@ def _claims(nlp, text: str, title: str = "", published: str = "2025-03-20", outl
     return claims
 
 
+def _pairs(claims, attr: str = "source_key") -> list[tuple]:
+    """(status, attribute) of each claim: what a test compares, and what it prints when it fails."""
+    return [(c.status, getattr(c, attr)) for c in claims]
+
+
 def _one(claims, status: str):
     got = [c for c in claims if c.status == status]
     assert len(got) == 1, [(c.status, c.source, c.evidence) for c in claims]
@@ -136,7 +141,7 @@ def test_a_denial_of_reported_talks_yields_both_claims(nlp):
 @pytest.mark.slow
 def test_a_denial_of_unowned_reports_is_only_the_denial(nlp):
     claims = _claims(nlp, "Hamas laughed off reports that it had reached a ceasefire with Israel.")
-    assert [(c.status, c.source_key) for c in claims] == [("no_deal", "hamas")]
+    assert _pairs(claims) == [("no_deal", "hamas")]
 
 
 @pytest.mark.slow
@@ -209,7 +214,7 @@ def test_close_to_a_deal_is_talks_under_way_and_could_be_signed_is_a_plan(nlp):
     assert c.parties == ["COL", "ELN"]
     claims = _claims(nlp, "A peace treaty between Armenia and Azerbaijan could be signed this year, Armenia's prime "
                           "minister said.")
-    assert [c.status for c in claims] == ["planned"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["planned"], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -222,7 +227,7 @@ def test_a_trailing_speaker_the_parser_left_unattached_is_the_source(nlp):
 @pytest.mark.slow
 def test_sides_meeting_to_discuss_a_truce_is_one_held_claim(nlp):
     claims = _claims(nlp, "Sudanese and RSF commanders met in Geneva on Monday to discuss a truce.", published="2025-06-03")
-    assert [c.status for c in claims] == ["held"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["held"], _pairs(claims, "evidence")
     assert claims[0].parties == ["RSF", "SDN"] and claims[0].venue == "Geneva"
 
 
@@ -236,7 +241,7 @@ def test_ready_to_accept_a_proposal_is_an_acceptance(nlp):
 def test_talks_held_on_a_truce_are_talks_not_an_agreed_truce(nlp):
     claims = _claims(nlp, "Sudanese army and RSF envoys are conducting talks in Jeddah over a nationwide truce, "
                           "diplomats said.")
-    assert [c.status for c in claims] == ["ongoing"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["ongoing"], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -249,13 +254,13 @@ def test_no_deal_expected_is_no_deal(nlp):
 @pytest.mark.slow
 def test_saying_after_denying_something_else_is_not_a_denial(nlp):
     claims = _claims(nlp, "The M23 rebels dismissed the allegations and said the ceasefire with Kinshasa was holding.")
-    assert [(c.status, c.source_key) for c in claims] == [("agreed", "m23")], [(c.status, c.source) for c in claims]
+    assert _pairs(claims) == [("agreed", "m23")], _pairs(claims, "source")
 
 
 @pytest.mark.slow
 def test_rejecting_an_offer_of_talks_is_only_the_rejection(nlp):
     claims = _claims(nlp, "The TTP rejected an offer of negotiations from Pakistan's government on Sunday.")
-    assert [(c.status, c.source_key) for c in claims] == [("rejected", "ttp")], [(c.status, c.source) for c in claims]
+    assert _pairs(claims) == [("rejected", "ttp")], _pairs(claims, "source")
 
 
 @pytest.mark.slow
@@ -270,13 +275,13 @@ def test_being_in_talks_is_ongoing_and_talks_not_begun_are_denied(nlp):
 @pytest.mark.slow
 def test_a_truce_that_absent_contacts_are_about_is_not_agreed(nlp):
     claims = _claims(nlp, "Kremlin aide Yuri Ushakov said there had been no contacts with Kyiv about a truce.")
-    assert [(c.status, c.source_key) for c in claims] == [("denied", "yuri-ushakov")], [(c.status, c.source) for c in claims]
+    assert _pairs(claims) == [("denied", "yuri-ushakov")], _pairs(claims, "source")
 
 
 @pytest.mark.slow
 def test_talks_an_offer_would_mediate_are_only_the_offer(nlp):
     claims = _claims(nlp, "Thailand accepted Malaysia's offer to host talks with Cambodia, the Thai government said.")
-    assert [(c.status, c.parties) for c in claims] == [("accepted", ["KHM", "THA"])], [(c.status, c.source) for c in claims]
+    assert _pairs(claims, "parties") == [("accepted", ["KHM", "THA"])], _pairs(claims, "source")
 
 
 @pytest.mark.slow
@@ -292,7 +297,7 @@ def test_headlines_without_a_full_clause(nlp):
 @pytest.mark.slow
 def test_a_country_naming_the_war_is_a_weaker_side_than_one_at_the_table(nlp):
     claims = _claims(nlp, "", title="Houthis, Saudi Arabia close to a deal to end the Yemen war, sources say")
-    assert [(c.status, c.parties) for c in claims] == [("ongoing", ["HOUTHIS", "SAU"])], [(c.status, c.parties) for c in claims]
+    assert _pairs(claims, "parties") == [("ongoing", ["HOUTHIS", "SAU"])], _pairs(claims, "parties")
 
 
 @pytest.mark.slow
@@ -328,7 +333,7 @@ def test_denied_plans_and_no_new_round_are_denials(nlp):
 @pytest.mark.slow
 def test_hypothetical_talks_are_no_plan(nlp):
     claims = _claims(nlp, "Any negotiations with the RSF would have to wait until it leaves the cities, the Sudanese army said.")
-    assert "planned" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+    assert "planned" not in [c.status for c in claims], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -350,10 +355,10 @@ def test_myanmar_armed_groups_are_parties(nlp):
 @pytest.mark.slow
 def test_agreeing_to_meet_and_being_expected_to_reconvene_are_plans(nlp):
     claims = _claims(nlp, "Negotiators from both sides agreed to meet again in Doha next week, a Hamas official said.")
-    assert [c.status for c in claims] == ["planned"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["planned"], _pairs(claims, "evidence")
     claims = _claims(nlp, "Talks between Colombia and the ELN in Caracas ended without a deal, but both delegations are "
                           "expected to reconvene in March, mediators said.", published="2025-02-10")
-    assert sorted(c.status for c in claims) == ["no_deal", "planned"], [(c.status, c.evidence) for c in claims]
+    assert sorted(c.status for c in claims) == ["no_deal", "planned"], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -362,33 +367,33 @@ def test_an_outlet_named_with_its_owner_is_the_outlet_and_the_channel_refers_bac
             "The channel said the two delegations had held three rounds of talks in Doha this month.")
     claims = _claims(nlp, text)
     assert {(c.status, c.source) for c in claims} == {("ongoing", "Al-Araby TV"), ("held", "Al-Araby TV")}, \
-        [(c.status, c.source) for c in claims]
+        _pairs(claims, "source")
 
 
 @pytest.mark.slow
 def test_an_institution_named_after_the_truce_and_the_content_of_a_plan_are_no_claims(nlp):
     claims = _claims(nlp, "The ceasefire monitoring committee will meet in Naqoura on Monday, the Lebanese army said.")
-    assert [c.status for c in claims] in ([], ["planned"]), [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] in ([], ["planned"]), _pairs(claims, "evidence")
     assert "agreed" not in [c.status for c in claims]
     claims = _claims(nlp, "Sudan's army and the RSF discussed a roadmap that would include a nationwide truce, "
                           "mediators said.")
-    assert "agreed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+    assert "agreed" not in [c.status for c in claims], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
 def test_calling_reports_of_a_deal_baseless_is_only_the_denial(nlp):
     claims = _claims(nlp, "Houthi spokesman Mohammed Abdulsalam called reports of an imminent deal with Saudi Arabia "
                           "baseless.")
-    assert [(c.status, c.source_key) for c in claims] == [("no_deal", "mohammed-abdulsalam")], \
-        [(c.status, c.source) for c in claims]
+    assert _pairs(claims) == [("no_deal", "mohammed-abdulsalam")], \
+        _pairs(claims, "source")
 
 
 @pytest.mark.slow
 def test_no_talks_agreed_is_a_denial_and_an_unbroken_dialogue_goes_on(nlp):
     claims = _claims(nlp, "The Sudanese army said no negotiations with the RSF had been agreed.")
-    assert [c.status for c in claims] == ["denied"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["denied"], _pairs(claims, "evidence")
     claims = _claims(nlp, '"The negotiating table with the government has not been broken," ELN commander Antonio Garcia said.')
-    assert [c.status for c in claims] == ["ongoing"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["ongoing"], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -410,13 +415,13 @@ def test_a_statement_the_speaker_made_is_no_unowned_report(nlp):
 @pytest.mark.slow
 def test_no_proposal_for_talks_is_one_denial(nlp):
     claims = _claims(nlp, "There is no proposal for negotiations with the TTP, Pakistan's interior minister said.")
-    assert [c.status for c in claims] == ["denied"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["denied"], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
 def test_a_deal_reached_following_talks_says_the_talks_were_held(nlp):
     claims = _claims(nlp, "Armenia and Azerbaijan initialled a peace treaty following talks in Abu Dhabi, the White House said.")
-    assert sorted(c.status for c in claims) == ["agreed", "held"], [(c.status, c.evidence) for c in claims]
+    assert sorted(c.status for c in claims) == ["agreed", "held"], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -428,7 +433,7 @@ def test_names_beside_roles_and_outlet_nouns_are_the_source(nlp):
     claims = _claims(nlp, "Hezbollah denied a report by the Lebanese newspaper Al-Akhbar that it was negotiating "
                           "with Israel through Qatar.")
     assert {(c.status, c.source) for c in claims} == {("ongoing", "Al-Akhbar"), ("denied", "Hezbollah")}, \
-        [(c.status, c.source) for c in claims]
+        _pairs(claims, "source")
 
 
 @pytest.mark.slow
@@ -436,14 +441,14 @@ def test_a_surname_later_in_the_article_is_the_person_named_in_full(nlp):
     text = ("Sudanese army spokesman Nabil Abdallah said talks with the RSF had collapsed.\n"
             "Abdallah said later that the army would never negotiate with the militia.")
     claims = _claims(nlp, text)
-    assert {c.source_key for c in claims} == {"nabil-abdallah"}, [(c.status, c.source) for c in claims]
+    assert {c.source_key for c in claims} == {"nabil-abdallah"}, _pairs(claims, "source")
 
 
 @pytest.mark.slow
 def test_denying_that_talks_collapsed_says_they_go_on(nlp):
     claims = _claims(nlp, "The Colombian government denied that the peace talks with the ELN had collapsed.")
-    assert [(c.status, c.source_key) for c in claims] == [("ongoing", "colombia-government")], \
-        [(c.status, c.source) for c in claims]
+    assert _pairs(claims) == [("ongoing", "colombia-government")], \
+        _pairs(claims, "source")
 
 
 @pytest.mark.slow
@@ -472,7 +477,7 @@ def test_talks_under_way_are_ongoing_and_a_truce_as_a_time_is_no_claim(nlp):
                           "officials said.", published="2025-03-20"), "ongoing")
     assert c.parties == ["HAMAS", "ISR"]
     claims = _claims(nlp, "Hamas said Israel would have to withdraw its troops from Gaza during the truce.")
-    assert "agreed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+    assert "agreed" not in [c.status for c in claims], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -480,7 +485,7 @@ def test_a_report_in_a_newspaper_is_that_newspapers(nlp):
     claims = _claims(nlp, "The Kremlin denied a report in the Financial Times that Russia and Ukraine were holding "
                           "secret talks in Riyadh.")
     assert {(c.status, c.source) for c in claims} == {("ongoing", "Financial Times"), ("denied", "Russia")}, \
-        [(c.status, c.source) for c in claims]
+        _pairs(claims, "source")
 
 
 @pytest.mark.slow
@@ -500,7 +505,7 @@ def test_back_to_the_table_never_resumed_invitations_and_preconditions(nlp):
     c = _one(_claims(nlp, "The LNA accepted an invitation to ceasefire talks in Geneva, its spokesman said."), "accepted")
     assert c.parties == ["LBY", "LNA"]
     claims = _claims(nlp, "Kinshasa said the withdrawal of M23 fighters remained a precondition for a final peace deal.")
-    assert "agreed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+    assert "agreed" not in [c.status for c in claims], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -512,7 +517,7 @@ def test_holds_wrap_ups_terms_and_conditions(nlp):
     c = _one(_claims(nlp, "The M23 laid out its terms for a ceasefire with Kinshasa on Sunday."), "proposed")
     assert c.source_key == "m23"
     claims = _claims(nlp, "Yerevan must change its constitution before a peace treaty can be signed, Azerbaijan's president said.")
-    assert [c.status for c in claims] == ["rejected"], [(c.status, c.evidence) for c in claims]
+    assert [c.status for c in claims] == ["rejected"], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
@@ -534,14 +539,14 @@ def test_a_deal_that_ended_years_of_war_was_agreed_and_a_conference_ending_with_
                           "years of war.", published="2025-01-10"), "agreed")
     assert c.event_time == "2018"
     claims = _claims(nlp, "Every year, a conference on the war between Sudan's army and the RSF ends with a communique.")
-    assert "collapsed" not in [c.status for c in claims], [(c.status, c.evidence) for c in claims]
+    assert "collapsed" not in [c.status for c in claims], _pairs(claims, "evidence")
 
 
 @pytest.mark.slow
 def test_a_body_dateline_with_a_colon_is_no_speaker(nlp):
     claims = _claims(nlp, "KABUL: TTP spokesman Abdul Wali Mansoor denied that any talks with Islamabad were under way.",
                      title="TTP denies talks")
-    assert {c.source for c in claims} == {"Abdul Wali Mansoor"}, [(c.status, c.source) for c in claims]
+    assert {c.source for c in claims} == {"Abdul Wali Mansoor"}, _pairs(claims, "source")
 
 
 @pytest.mark.slow
@@ -562,7 +567,7 @@ def test_talks_outside_conflicts_yield_nothing(nlp):
 @pytest.mark.slow
 def test_an_organisation_named_union_is_no_labour_context(nlp):
     claims = _claims(nlp, "The truce between Ethiopia and the TPLF is holding, the African Union said.")
-    assert [(c.status, c.source) for c in claims] == [("agreed", "African Union")]
+    assert _pairs(claims, "source") == [("agreed", "African Union")]
 
 
 @pytest.mark.slow
@@ -676,7 +681,7 @@ def test_the_newspaper_is_the_outlet_named_before(nlp):
 @pytest.mark.slow
 def test_a_truce_that_talks_are_about_is_no_claim_of_its_own(nlp):
     claims = _claims(nlp, "Sudan's army said there were no talks with the RSF on a humanitarian truce.")
-    assert [(c.status, c.source_key) for c in claims] == [("denied", "sudan-government")]
+    assert _pairs(claims) == [("denied", "sudan-government")]
 
 
 @pytest.mark.slow
@@ -721,6 +726,6 @@ def test_open_to_talks_is_a_proposal_and_no_truce_without_a_condition_a_refusal(
 def test_a_headline_name_before_a_colon_speaks_but_a_rubric_does_not(nlp):
     claims = _claims(nlp, "Ethiopian forces kept fighting in the north on Friday.",
                      title="Abiy Ahmed: no talks with the TPLF until it disarms")
-    assert [(c.status, c.source) for c in claims] == [("rejected", "Abiy Ahmed")]
+    assert _pairs(claims, "source") == [("rejected", "Abiy Ahmed")]
     claims = _claims(nlp, "Shelling continued in the east.", title="Ukraine round-up: little progress in peace talks")
     assert {c.source for c in claims} == {"Test Wire"}

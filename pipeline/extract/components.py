@@ -72,7 +72,7 @@ class CommaJoiner:
         if not doc.has_annotation("DEP"):
             return doc
         sents = list(doc.sents)
-        for a, b in zip(sents, sents[1:]):
+        for a, b in zip(sents, sents[1:], strict=False):
             last = next((t for t in reversed(a) if not t.is_space), None)
             if last is None or last.text != "," or "\n" in last.whitespace_ or any(t.is_space for t in a[-1:]):
                 continue
