@@ -28,6 +28,15 @@ def surname_key(name: str) -> str:
     return slugify(parts[-1]) if parts else ""
 
 
+def person_name_form(claim: Claim) -> tuple[str, str] | None:
+    """How a claim's source names a person: ("full", the surname's key) for "Bertrand Musoni", ("surname",
+    the source key) for "Musoni"; None when the source is no person (extraction records the kind in `extra`)."""
+    name = claim.source.strip()
+    if (claim.extra or {}).get("source_kind") != "person" or not name:
+        return None
+    return ("full", surname_key(name)) if " " in name else ("surname", claim.source_key)
+
+
 @dataclass
 class Article:
     """One article as extraction sees it (the `talkwatch extract` input line)."""

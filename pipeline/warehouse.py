@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import psycopg2
 import psycopg2.extras
 
-from pipeline.models import surname_key
+from pipeline.models import person_name_form
 from pipeline.settings import SQL_DIR, Settings
 
 if TYPE_CHECKING:
@@ -501,14 +501,6 @@ update tw_claims_in v
  where v.person = 'surname' and v.parties_key = p.parties_key and v.source_key = p.surname_key
 """
 
-
-def _person_fields(c: Claim) -> tuple[str | None, str | None]:
-    """('full', surname key) for a person source named in full, ('surname', None) for a one-word one."""
-    if (c.extra or {}).get("source_kind") != "person" or not c.source.strip():
-        return None, None
-    if " " in c.source.strip():
-        return "full", surname_key(c.source)
-    return "surname", None
 _COPY_SPECIAL = re.compile(r"[\\\t\n\r\x00]")
 
 
@@ -553,11 +545,12 @@ def store_claims(
     for article_id, claims in results:
         done_ids.append(article_id)
         for i, c in enumerate(claims):
-            any_person = any_person or (c.extra or {}).get("source_kind") == "person"
+            form = person_name_form(c)  # (0008_person_names: full names recorded, surnames resolved)
+            any_person = any_person or form is not None
             row = (
                 n_rows, article_id, i, claim_key(c), list(c.parties), "|".join(c.parties), c.status, c.topic,
                 c.source, c.source_key, c.source_org, c.reported_by, c.mediator, c.venue, c.hedged,
-                c.event_time, c.evidence, extractor_version, run_id, *_person_fields(c),
+                c.event_time, c.evidence, extractor_version, run_id, *(form or (None, None)),
             )
             buf.write("\t".join(map(_copy_field, row)))
             buf.write("\n")

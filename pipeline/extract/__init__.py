@@ -16,7 +16,7 @@ from pipeline.extract import components  # noqa: F401  (registers the factories)
 from pipeline.extract.resources import load_cues, load_gazetteer
 from pipeline.extract.textprep import prepare
 from pipeline.extract.timex import mentions_time, resolve_event_time
-from pipeline.models import Article, Claim, slugify, surname_key
+from pipeline.models import Article, Claim, person_name_form, slugify
 
 logger = logging.getLogger(__name__)
 
@@ -167,13 +167,14 @@ def _one_deal_one_name(claims: list[Claim]) -> list[Claim]:
         seen.add(k)
         kept.append(c)
     # a person named in full once and by surname elsewhere in the article is one source
-    full = {}
-    for c in kept:
-        if c.extra.get("source_kind") == "person" and " " in c.source.strip():
-            full.setdefault(surname_key(c.source), set()).add((c.source_key, c.source))
-    for c in kept:
-        if c.extra.get("source_kind") == "person" and " " not in c.source.strip() and len(full.get(c.source_key, ())) == 1:
-            (c.source_key, c.source), = full[c.source_key]
+    forms = [(c, person_name_form(c)) for c in kept]
+    full: dict[str, set[tuple[str, str]]] = {}
+    for c, form in forms:
+        if form and form[0] == "full":
+            full.setdefault(form[1], set()).add((c.source_key, c.source))
+    for c, form in forms:
+        if form and form[0] == "surname" and len(full.get(form[1], ())) == 1:
+            (c.source_key, c.source), = full[form[1]]
     names: dict[str, str] = {}
     for c in kept:
         c.source = names.setdefault(c.source_key, c.source)

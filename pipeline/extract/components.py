@@ -73,9 +73,8 @@ class CommaJoiner:
             return doc
         sents = list(doc.sents)
         for a, b in zip(sents, sents[1:], strict=False):
-            last = next((t for t in reversed(a) if not t.is_space), None)
-            if last is None or last.text != "," or "\n" in last.whitespace_ or any(t.is_space for t in a[-1:]):
-                continue
+            if a[-1].text != ",":
+                continue  # (a comma followed by a line break ends in a whitespace token: a real boundary)
             head_a, head_b = a.root, b.root
             if head_b.lemma_.lower() in self.reporting and not any(c.dep_ in ("ccomp", "dobj") for c in head_b.children):
                 head_a.head, head_a.dep_ = head_b, "ccomp"

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from spacy.tokens import Doc, Span, Token
 
 from pipeline.extract.resources import Cues, Gazetteer
+from pipeline.extract.timex import mentions_time
 from pipeline.models import slugify
 
 logger = logging.getLogger(__name__)
@@ -348,6 +349,11 @@ def sentence_has_trigger(sent: Span, lex: Lexicon) -> bool:
     return False
 
 
+# verbs that call a report or a proposal something ("called reports of a deal baseless")
+_CALLING_VERBS = ("call", "describe", "label", "brand", "term", "dismiss")
+# verbs that end a round of talks ("the talks ended without an agreement")
+_ENDING_VERBS = ("end", "conclude", "close", "finish", "adjourn", "wrap")
+
 _DEAL_INSTITUTIONS = {"committee", "commission", "mechanism", "monitor", "monitoring", "line", "violation", "breach",
                       "zone", "observer", "anniversary", "terms"}
 
@@ -384,7 +390,9 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
                     c.dep_ == "xcomp" and lem(c) in lex.talk_verbs | {"hold", "resume", "continue"} for c in t.children) \
                     and not any(c.dep_ in ("nsubjpass", "dobj") and (lem(c) in lex.talk_nouns or c.lower_ in lex.talk_nouns)
                                 for c in t.children):
-                cls = "agree"  # ("agreed to meet again", "no talks have been agreed": the talks' claim)  # "He agreed to the meeting [with parents]" names no sides: no claim
+                # "He agreed to the meeting [with parents]" names no sides: no claim; "agreed to meet again" and
+                # "no talks have been agreed" are the talks' claims
+                cls = "agree"
             elif lm in ("exchange", "swap", "trade") and any(
                     c.dep_ == "dobj" and lem(c) in ("prisoner", "captive", "detainee", "pow", "body", "hostage", "soldier")
                     for c in t.children) and _core_has_sides(t, lex):
@@ -432,9 +440,7 @@ def find_triggers(sent: Span, lex: Lexicon, *, context: list[Span] = ()) -> list
 
 
 def _has_actor(tokens, lex: Lexicon) -> bool:
-    spans = tokens[0].doc.spans.get("tw_actors", []) if tokens else []
-    idx = {t.i for t in tokens}
-    return any(sp.start in idx for sp in spans)
+    return bool(_actor_codes(tokens))
 
 
 def _actor_codes(tokens) -> set[str]:
@@ -603,7 +609,7 @@ def analyse(trigger: Token, cls: str, lex: Lexicon) -> Predicate:
     if verb is not None:
         denial_pred = any(c.dep_ in ("attr", "acomp", "oprd") and (lem(c) in lex.denial_words or c.lower_ in lex.denial_words)
                           for c in verb.children) or (
-            lem(verb) in ("call", "describe", "label", "brand", "term", "dismiss") and any(
+            lem(verb) in _CALLING_VERBS and any(
                 t.i > trigger.i and (t.lower_ in lex.denial_words or lem(t) in lex.denial_words) for t in verb.subtree))
         # "calling reports of an imminent deal baseless"
         if any(c.dep_ == "advmod" and c.lower_ in ("just", "only", "merely", "simply") for c in verb.children):
@@ -664,14 +670,14 @@ def _nonstate_phrase(t: Token, lex: Lexicon) -> bool:
     return lem(t) in lex.gaz.generic_nonstate or t.lower_ in lex.gaz.generic_nonstate
 
 
-def _negated_noun_status(noun: Token, lex: Lexicon) -> str | None:
-    """The status a noun under "no" gives: "there are no plans for talks" is a denial, but a party that
-    "has no plans to resume talks" states its position, a rejection."""
+def _negated_noun_status(noun: Token, dealish: bool, lex: Lexicon) -> str | None:
+    """The status a noun under "no" gives: "there are no plans for talks" is a denial (of a deal: no deal),
+    but a party that "has no plans to resume talks" states its position, a rejection."""
     s = lex.negated_path_noun_status.get(lem(noun))
     if s == "denied" and lem(noun) == "plan" and noun.dep_ == "dobj" and lem(noun.head) == "have" \
             and not any(c.dep_ == "expl" for c in noun.head.children):
         return "rejected"
-    return s
+    return "no_deal" if (s == "denied" and dealish) else s
 
 
 def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
@@ -721,8 +727,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             g.dep_ == "agent" for g in c.children) for c in p.trigger.children) and (v is None or lem(v) not in lex.reporting):
         return None
     if p.neg_noun is not None and lem(p.neg_noun) in lex.negated_path_noun_status:
-        s = _negated_noun_status(p.neg_noun, lex)
-        return "no_deal" if (s == "denied" and dealish) else s  # "no intention of negotiating", "no plans to resume talks"
+        return _negated_noun_status(p.neg_noun, dealish, lex)  # "no intention of negotiating", "no plans to resume talks"
     if v is not None and vl in ("deny", "refute") and any(t.dep_ == "dobj" and t.head.i == v.i for t in [p.trigger, *p.path]):
         return "denied" if talkish else "no_deal"  # headline "India denies plans for talks with Pakistan"
     for t in p.path:
@@ -731,11 +736,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
             s = "planned"  # "plans for talks in Istanbul" (a singular "plan for a ceasefire" is a proposal)
         if t.pos_ == "NOUN" and lem(t) in lex.negated_path_noun_status and any(
                 c.dep_ == "det" and c.lower_ == "no" for c in t.children):
-            # "there are no plans for talks", "no progress in the negotiations"
-            s = _negated_noun_status(t, lex)
-            if s is None:
-                return None
-            return "no_deal" if (s == "denied" and dealish) else s
+            return _negated_noun_status(t, dealish, lex)  # "there are no plans for talks", "no progress in the talks"
         if s and t.pos_ == "NOUN":
             if s == "rejected" and lem(t) == "hope" and (v is None or lem(v) != "dash"):
                 continue
@@ -763,7 +764,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
     if talkish and v is not None and v.dep_ == "acl" and v.head.pos_ == "NOUN" and (
             lem(v.head) in lex.proposal_nouns or v.head.lower_ in lex.proposal_nouns):
         return None  # "Malaysia's offer to mediate talks": the offer is the claim (accepted, rejected, …)
-    if talkish and v is not None and lem(v) in ("end", "conclude", "close", "finish", "adjourn", "wrap") and any(
+    if talkish and v is not None and lem(v) in _ENDING_VERBS and any(
             c.dep_ == "prep" and c.lower_ == "without" and any(lem(g) in lex.deal_nouns for g in c.subtree) for c in v.children):
         return None  # "the talks ended without an agreement": read as no_deal from the agreement
     if dealish and v is not None and any(c.dep_ == "mark" and c.lower_ in ("before", "until", "unless") for c in v.children):
@@ -773,7 +774,7 @@ def decide_status(p: Predicate, sent: Span, lex: Lexicon) -> str | None:
                                                                           "until", "till"):
         return None  # "a troop withdrawal during the truce": a time reference, no claim about the truce
     if dealish and p.trigger.dep_ == "pobj" and p.trigger.head.lower_ == "without" and v is not None \
-            and lem(v) in ("end", "conclude", "close", "break", "finish", "adjourn", "wrap"):
+            and lem(v) in (*_ENDING_VERBS, "break"):
         return "no_deal"  # "the talks ended without an agreement"
     if dealish and v is not None and lem(v) in ("abide", "respect", "observe", "honour", "honor", "adhere", "commit"):
         if any(c.lower_ in ("ready", "willing", "prepared") for c in [v.head, *v.head.children]):
@@ -1326,13 +1327,10 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
         run = _phrase_text(list(named.subtree)) or named.text
         if hl in _OUTLET_NOUNS:
             return Source("name", run, slugify(run))
-        name = ctx.people.get(run.lower(), run) if " " not in run else run
-        code = next((ctx.actor_at[t.i][0] for t in toks if t.i in ctx.actor_at and not ctx.actor_at[t.i][1]), None)
-        if code is None:
-            side = _generic_side(hl, toks, ctx, lex) if any(lem(t) in lex.gaz.generic_nonstate | lex.gaz.generic_state
-                                                            for t in toks) else None
-            code = side
-        return Source("person", name, slugify(name), _org_of(toks, ctx, lex, code), code)
+        code = _state_code(toks, ctx)
+        if code is None and any(lem(t) in lex.gaz.generic_nonstate | lex.gaz.generic_state for t in toks):
+            code = _generic_side(hl, toks, ctx, lex)
+        return _described_person(run, toks, code, ctx, lex)
     if hl in lex.role_nouns and not head.ent_type_ == "PERSON":
         held = role_person(head, toks, ctx, lex)
         if held is not None:
@@ -1390,9 +1388,7 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
         run = doc[j: head.i + 1].text.strip("- ")
         before = [t for t in toks if t.i < j]
         if run and before and any(lem(t) in lex.role_nouns for t in before):
-            name = ctx.people.get(run.lower(), run) if " " not in run else run
-            code = next((ctx.actor_at[t.i][0] for t in before if t.i in ctx.actor_at and not ctx.actor_at[t.i][1]), None)
-            return Source("person", name, slugify(name), _org_of(toks, ctx, lex, code), code)
+            return _described_person(run, toks, _state_code(before, ctx), ctx, lex)
         if run and before and any(lem(t) in _OUTLET_NOUNS for t in before):
             return Source("name", run, slugify(run))
     if head.pos_ == "PROPN" or head.ent_type_ in ("ORG", "NORP", "GPE", "PERSON"):
@@ -1407,6 +1403,17 @@ def resolve_source(head: Token, ctx: ArticleContext, state: dict, lex: Lexicon) 
                 return Source("person", full, slugify(full))
             return Source("name", name, key)
     return OUTLET
+
+
+def _state_code(toks: list[Token], ctx: ArticleContext) -> str | None:
+    """The first actor (not a person) named among these tokens: whose spokesman, whose negotiator."""
+    return next((ctx.actor_at[t.i][0] for t in toks if t.i in ctx.actor_at and not ctx.actor_at[t.i][1]), None)
+
+
+def _described_person(run: str, toks: list[Token], code: str | None, ctx: ArticleContext, lex: Lexicon) -> Source:
+    """A person named beside the words that describe them; a surname alone is the full name the article gave."""
+    name = ctx.people.get(run.lower(), run) if " " not in run else run
+    return Source("person", name, slugify(name), _org_of(toks, ctx, lex, code), code)
 
 
 _OWNER_PARTICIPLES = {"run", "owned", "controlled", "backed", "affiliated", "linked", "funded", "aligned", "operated"}
@@ -1523,7 +1530,7 @@ class Attribution:
 def attribute(p: Predicate, sent: Span, ctx: ArticleContext, state: dict, lex: Lexicon) -> Attribution:
     """Who says it: climb from the predicate to a reporting verb, a report noun or 'according to'."""
     start = p.verb if p.verb is not None else p.trigger
-    if p.denial_pred and p.verb is not None and lem(p.verb) in ("call", "describe", "label", "brand", "term", "dismiss"):
+    if p.denial_pred and p.verb is not None and lem(p.verb) in _CALLING_VERBS:
         subj = subject_of(p.verb)  # "X called reports of a deal baseless": X denies an unowned report
         if subj is not None:
             return Attribution(resolve_source(subj, ctx, state, lex), speaker_token=subj)  # (the status is the denial)
@@ -1818,8 +1825,6 @@ _AGREED_PARTICIPLES = {"agree", "sign", "broker", "reach", "conclude", "seal", "
 def dated_participles(p: Predicate, lex: Lexicon) -> list[tuple[str, str]]:
     """A dated participle on the trigger states an earlier event of its own: "talks held in Istanbul in March
     2022" were held then, "a ceasefire brokered by Angola in March 2024" was agreed then. (status, its words)"""
-    from pipeline.extract.timex import mentions_time
-
     out = []
     wanted = _HELD_PARTICIPLES if p.cls == "talk" else _AGREED_PARTICIPLES if p.cls == "deal" else set()
     for c in p.trigger.children:
