@@ -90,6 +90,7 @@ class Claim:
     venue: str | None = None
     hedged: bool = False
     event_time: str | None = None
+    confidence: float | None = None  # calibrated probability that the claim is right (0-1); None: not scored
     extra: dict = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -620,7 +620,7 @@ def test_claims_carry_every_spec_field_and_the_extractor_version(nlp):
                   published="2022-03-31")
     d = c.to_dict()
     assert set(d) == {"parties", "status", "topic", "source", "source_key", "evidence", "source_org", "reported_by",
-                      "mediator", "venue", "hedged", "event_time"}
+                      "mediator", "venue", "hedged", "event_time", "confidence"}
     assert d["venue"] == "Istanbul" and c.extra["extractor"] == EXTRACTOR_VERSION
 
 
