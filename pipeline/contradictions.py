@@ -53,6 +53,10 @@ alert shows side by side always conflict under the rule it names. A stored contr
 window is widened where tonight's pairs reach beyond it. Both claims of every pair are attached as
 evidence on their source's side, unless already attached. Re-running with no new claims does
 nothing.
+
+Confidence (0010_alert_confidence.sql, sql/README.md "Confidence"): a statement trigger on the evidence
+table recomputes, in the same transaction, the confidence of every contradiction that gained evidence,
+from its two sides' claims and their independent witnesses; attaching evidence never lowers it.
 """
 
 from __future__ import annotations
@@ -479,7 +483,7 @@ _CLAIM_COLUMNS = """
     c.claim_id, c.article_id, a.url as article_url, a.title as article_title, c.published_at,
     c.parties, c.status, c.topic, c.source, c.source_org, c.source_key,
     coalesce(c.reported_by, a.outlet) as reported_by, c.mediator, c.venue, c.hedged, c.event_time,
-    c.evidence
+    c.evidence, c.confidence
 """
 _CLAIM_KEYS = (
     "claim_id",
@@ -499,6 +503,7 @@ _CLAIM_KEYS = (
     "hedged",
     "event_time",
     "evidence",
+    "confidence",
 )
 
 
@@ -514,14 +519,35 @@ def _claim_dict(row) -> dict:
     return d
 
 
+def alert_status(row: dict) -> str:
+    """What became of a contradiction's alert: `dismissed` by an analyst, `mailed`, `low_confidence` (the
+    latest alert run held it back as under its threshold, and no evidence has lifted it since) or `pending`
+    (the next alert run decides). analytics.contradictions.alert_status says the same."""
+    if row.get("triage") == "dismissed":
+        return "dismissed"
+    if row.get("alerted_at"):
+        return "mailed"
+    held = row.get("alert_held_threshold")
+    if held is not None and (row.get("confidence") or 0.0) < held:
+        return "low_confidence"
+    return "pending"
+
+
 def list_contradictions(conn, *, only_pending: bool = False, ids: list[int] | None = None) -> list[dict]:
-    """Stored contradictions with both first claims and all evidence, oldest first (JSON-serialisable)."""
+    """Stored contradictions with both first claims and all evidence, oldest first (JSON-serialisable).
+
+    Each carries its confidence (and each side's, with its number of witnesses), the analyst's triage
+    decision if any, and `alert_status` (see alert_status)."""
     with conn.cursor() as cur:
         cur.execute(
             """
             select k.contradiction_id, k.claim_a_id, k.claim_b_id, k.rule, k.parties, k.topic_family,
-                   k.period_key, k.detected_at, k.alerted_at
+                   k.period_key, k.detected_at, k.alerted_at, k.first_evidence_at, k.last_evidence_at,
+                   k.confidence, k.confidence_a, k.confidence_b, k.witnesses_a, k.witnesses_b,
+                   k.alert_held_at, k.alert_held_threshold,
+                   t.decision, t.note, t.decided_by, t.decided_at
               from talkwatch.contradictions k
+              left join talkwatch.contradiction_triage t on t.contradiction_id = k.contradiction_id
              where (not %(only_pending)s or k.alerted_at is null)
                and (%(ids)s::bigint[] is null or k.contradiction_id = any (%(ids)s::bigint[]))
              order by k.contradiction_id
@@ -560,20 +586,35 @@ def list_contradictions(conn, *, only_pending: bool = False, ids: list[int] | No
         claims = {row[0]: _claim_dict(row) for row in cur.fetchall()}
     conn.commit()
     out = []
-    for cid, a_id, b_id, rule, parties, family, period_key, detected_at, alerted_at in heads:
-        out.append(
-            {
-                "contradiction_id": cid,
-                "a": claims[a_id],
-                "b": claims[b_id],
-                "rule": rule,
-                "parties": list(parties),
-                "topic_family": family,
-                "period_key": period_key,
-                "detected_at": _iso(detected_at),
-                "alerted_at": _iso(alerted_at),
-                "evidence_a": evidence[cid]["a"],
-                "evidence_b": evidence[cid]["b"],
-            }
-        )
+    for (cid, a_id, b_id, rule, parties, family, period_key, detected_at, alerted_at, first_at, last_at,
+         confidence, confidence_a, confidence_b, witnesses_a, witnesses_b, held_at, held_threshold,
+         decision, note, decided_by, decided_at) in heads:
+        row = {
+            "contradiction_id": cid,
+            "a": claims[a_id],
+            "b": claims[b_id],
+            "rule": rule,
+            "parties": list(parties),
+            "topic_family": family,
+            "period_key": period_key,
+            "first_evidence_at": _iso(first_at),
+            "last_evidence_at": _iso(last_at),
+            "detected_at": _iso(detected_at),
+            "alerted_at": _iso(alerted_at),
+            "confidence": confidence,
+            "confidence_a": confidence_a,
+            "confidence_b": confidence_b,
+            "witnesses_a": witnesses_a,
+            "witnesses_b": witnesses_b,
+            "alert_held_at": _iso(held_at),
+            "alert_held_threshold": held_threshold,
+            "triage": decision,
+            "triage_note": note,
+            "triaged_by": decided_by,
+            "triaged_at": _iso(decided_at),
+            "evidence_a": evidence[cid]["a"],
+            "evidence_b": evidence[cid]["b"],
+        }
+        row["alert_status"] = alert_status(row)
+        out.append(row)
     return out

@@ -111,6 +111,11 @@ def list_views(sql_dir: Path = SQL_DIR) -> list[Path]:
     return sorted((sql_dir / "views").glob("*.sql"))
 
 
+def list_analyst_functions(sql_dir: Path = SQL_DIR) -> list[Path]:
+    """The functions of schema analytics (sql/functions/), created after the views: what analysts may call."""
+    return sorted((sql_dir / "functions").glob("*.sql"))
+
+
 def migrate(conn, sql_dir: Path = SQL_DIR) -> list[str]:
     """Apply pending migrations in order under an advisory lock, then recreate the analyst views.
 
@@ -154,16 +159,22 @@ def migrate(conn, sql_dir: Path = SQL_DIR) -> list[str]:
 
 
 def recreate_views(cur, sql_dir: Path = SQL_DIR) -> None:
-    """Drop and recreate the analyst schema's views (replaceable schema), then re-grant."""
+    """Drop and recreate the analyst schema's views and functions (replaceable schema), then re-grant.
+
+    Functions are executable by PUBLIC when created: that is taken away, and only the analyst role may
+    call them (analytics.triage_contradiction, the one thing it may write through)."""
     views = list_views(sql_dir)
+    functions = list_analyst_functions(sql_dir)
     cur.execute("drop schema if exists analytics cascade")
     cur.execute("create schema analytics")
-    for path in views:
+    for path in [*views, *functions]:
         cur.execute(path.read_text(encoding="utf-8"))
+    cur.execute("revoke all on all functions in schema analytics from public")
     cur.execute("select 1 from pg_roles where rolname = 'talkwatch_analyst'")
     if cur.fetchone():
         cur.execute("grant usage on schema analytics to talkwatch_analyst")
         cur.execute("grant select on all tables in schema analytics to talkwatch_analyst")
+        cur.execute("grant execute on all functions in schema analytics to talkwatch_analyst")
 
 
 def connect_migrated(settings: Settings | None = None):
@@ -470,13 +481,14 @@ def claim_key(claim: Claim) -> str:
 _CLAIM_LOAD_COLUMNS = (
     "article_id", "claim_index", "claim_key", "parties", "parties_key", "status", "topic", "source", "source_key",
     "source_org", "reported_by", "mediator", "venue", "hedged", "event_time", "evidence", "extractor_version", "run_id",
+    "confidence",
 )
 _CLAIMS_STAGING = """
 create temp table tw_claims_in (
     ord bigint, article_id bigint, claim_index integer, claim_key text, parties text[], parties_key text,
     status text, topic text, source text, source_key text, source_org text, reported_by text, mediator text,
     venue text, hedged boolean, event_time text, evidence text, extractor_version text, run_id bigint,
-    person text, surname_key text
+    confidence real, person text, surname_key text
 ) on commit drop
 """
 # A person's full name, recorded under its surname's key for the claims' parties (0008_person_names) ...
@@ -550,7 +562,7 @@ def store_claims(
             row = (
                 n_rows, article_id, i, claim_key(c), list(c.parties), "|".join(c.parties), c.status, c.topic,
                 c.source, c.source_key, c.source_org, c.reported_by, c.mediator, c.venue, c.hedged,
-                c.event_time, c.evidence, extractor_version, run_id, *(form or (None, None)),
+                c.event_time, c.evidence, extractor_version, run_id, c.confidence, *(form or (None, None)),
             )
             buf.write("\t".join(map(_copy_field, row)))
             buf.write("\n")

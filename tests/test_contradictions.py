@@ -51,6 +51,7 @@ class Loader:
         article_id: int | None = None,
         evidence: str | None = None,
         hedged: bool = False,
+        confidence: float | None = None,
     ) -> int:
         if article_id is None:
             article_id = self.article(outlet=outlet, published=published)
@@ -66,8 +67,9 @@ class Loader:
                 """
                 insert into talkwatch.claims
                     (article_id, claim_index, claim_key, parties, parties_key, status, topic, source,
-                     source_key, reported_by, hedged, event_time, evidence, published_at, extractor_version)
-                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'test')
+                     source_key, reported_by, hedged, event_time, evidence, published_at, extractor_version,
+                     confidence)
+                values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 'test', %s)
                 returning claim_id
                 """,
                 (
@@ -85,6 +87,7 @@ class Loader:
                     event_time,
                     evidence or f"{source_key} says {status}",
                     pub,
+                    confidence,
                 ),
             )
             return cur.fetchone()[0]
@@ -409,6 +412,75 @@ def test_same_story_split_over_nights_is_still_one_contradiction(warehouse, load
         cx.detect(warehouse)
     (row,) = _contradictions(warehouse)
     assert row[6] == "no_deal_vs_agreed" and len(_evidence(warehouse, row[0])) == 16
+
+
+# --------------------------------------------------------------------------- confidence (0010_alert_confidence)
+
+
+def _confidence(conn) -> list[tuple]:
+    """(confidence, side a, side b, witnesses a, witnesses b) of each contradiction, oldest first."""
+    with conn.cursor() as cur:
+        cur.execute("select confidence, confidence_a, confidence_b, witnesses_a, witnesses_b "
+                    "from talkwatch.contradictions order by contradiction_id")
+        rows = cur.fetchall()
+    conn.commit()
+    return rows
+
+
+def test_two_unscored_claims_make_a_contradiction_of_a_quarter(warehouse, load):
+    load.claim("washington-post", "planned", outlet="Global Courier")
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
+    cx.detect(warehouse)
+    assert _confidence(warehouse) == [(0.25, 0.5, 0.5, 1, 1)]
+
+
+def test_scored_claims_give_their_own_confidence(warehouse, load):
+    load.claim("washington-post", "planned", outlet="Global Courier", confidence=0.9)
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald", confidence=0.8)
+    cx.detect(warehouse)
+    assert _confidence(warehouse) == [(0.72, 0.8, 0.9, 1, 1)]
+
+
+def test_a_second_outlet_on_a_side_raises_the_confidence_when_it_attaches(warehouse, load):
+    load.claim("washington-post", "planned", outlet="Global Courier")
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
+    cx.detect(warehouse)
+    load.claim("washington-post", "planned", outlet="Kyiv Post", published=DAY0 + timedelta(hours=3),
+               evidence="Talks in Doha were being prepared, the Washington Post reported.")
+    cx.detect(warehouse)
+    # the Washington Post's side: 1 - 0.5 * 0.5 = 0.75, twice the witnesses
+    assert _confidence(warehouse) == [(0.375, 0.5, 0.75, 1, 2)]
+
+
+def test_one_sentence_printed_by_two_outlets_is_one_witness(warehouse, load):
+    wire = "Russia and Ukraine are preparing talks in Qatar, the Washington Post reported."
+    load.claim("washington-post", "planned", outlet="Global Courier", evidence=wire)
+    load.claim("washington-post", "planned", outlet="Kyiv Post", evidence=f"  {wire.upper()} ")
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
+    cx.detect(warehouse)
+    assert _confidence(warehouse) == [(0.25, 0.5, 0.5, 1, 1)]
+
+
+def test_an_outlet_repeating_a_side_the_next_day_counts_half_a_witness_more(warehouse, load):
+    load.claim("washington-post", "planned", outlet="Global Courier")
+    load.claim("washington-post", "planned", outlet="Global Courier", published=DAY0 + timedelta(days=1),
+               evidence="The talks are still planned, the Washington Post says.")
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
+    cx.detect(warehouse)
+    # 1 - 0.5 ** 1.5 = 0.6464 for the Washington Post's side
+    assert _confidence(warehouse) == [(0.3232, 0.5, 0.6464, 1, 1)]
+
+
+def test_more_evidence_never_lowers_the_confidence(warehouse, load):
+    load.claim("washington-post", "planned", outlet="Global Courier", confidence=0.9)
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald", confidence=0.9)
+    cx.detect(warehouse)
+    (before,) = _confidence(warehouse)
+    load.claim("maria-zakharova", "denied", outlet="Pravda Wire", confidence=0.05,
+               published=DAY0 + timedelta(days=1), evidence="There are no talks at all, Zakharova said.")
+    cx.detect(warehouse)
+    (after,) = _confidence(warehouse)
+    assert after[0] >= before[0] and after[3] == 2  # Maria Zakharova's side (a): two witnesses
 
 
 # --------------------------------------------------------------------------- what is never flagged

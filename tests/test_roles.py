@@ -349,3 +349,104 @@ def test_grant_analyst_command_creates_a_read_only_login(warehouse_dsn, login):
             cur.execute("select * from talkwatch.claims")
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------- triage: the one thing analysts write
+
+
+def _triage_rows(conn) -> list[tuple]:
+    with conn.cursor() as cur:
+        cur.execute("select contradiction_id, decision, note, decided_by from talkwatch.contradiction_triage")
+        rows = cur.fetchall()
+    conn.commit()
+    return rows
+
+
+def _one_contradiction(warehouse) -> int:
+    _seed_story(Loader(warehouse))
+    (cid,) = cx.detect(warehouse).new_contradiction_ids
+    return cid
+
+
+def test_analyst_records_a_triage_decision_through_the_analytics_function(warehouse, warehouse_dsn, login):
+    cid = _one_contradiction(warehouse)
+    name = login()
+    note = "'); delete from talkwatch.claims; --"
+    conn = _connect_as(warehouse_dsn, name)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select decision, decided_by from analytics.triage_contradiction(%s, 'dismissed', %s)",
+                        (cid, note))
+            assert cur.fetchone() == ("dismissed", name)
+        conn.commit()
+        with conn.cursor() as cur:
+            cur.execute("select alert_status, triage, triaged_by from analytics.contradictions")
+            assert cur.fetchall() == [("dismissed", "dismissed", name)]
+    finally:
+        conn.close()
+    assert _triage_rows(warehouse) == [(cid, "dismissed", note, name)]
+    assert wh.table_counts(warehouse)["claims"] == 3
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "insert into talkwatch.contradiction_triage (contradiction_id, decision, decided_by) values (1, 'dismissed', 'x')",
+        "update talkwatch.contradiction_triage set decision = 'confirmed'",
+        "delete from talkwatch.contradiction_triage",
+        "select talkwatch.refresh_contradiction_confidence(null)",
+        "update talkwatch.contradictions set alerted_at = now()",
+    ],
+)
+def test_analyst_cannot_write_triage_or_alert_state_but_through_the_function(warehouse, warehouse_dsn, login,
+                                                                            statement):
+    _one_contradiction(warehouse)
+    conn = _connect_as(warehouse_dsn, login())
+    try:
+        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
+            cur.execute(statement)
+    finally:
+        conn.close()
+    assert _triage_rows(warehouse) == []
+
+
+def test_the_triage_function_is_the_only_function_analysts_may_call_there(warehouse, login):
+    name = login()
+    with warehouse.cursor() as cur:
+        cur.execute(
+            """
+            select p.oid::regprocedure::text
+              from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+             where n.nspname = 'analytics' and has_function_privilege(%s, p.oid, 'execute')
+            """,
+            (name,),
+        )
+        assert cur.fetchall() == [("analytics.triage_contradiction(bigint,text,text)",)]
+    warehouse.commit()
+
+
+def test_a_login_outside_the_analyst_role_cannot_triage(warehouse, warehouse_dsn, login):
+    """EXECUTE on the analytics functions is taken from PUBLIC: the loader, say, cannot call it."""
+    cid = _one_contradiction(warehouse)
+    with wh.transaction(warehouse) as cur:
+        cur.execute("grant usage on schema analytics to talkwatch_loader")  # even with the schema open to it
+    conn = _connect_as(warehouse_dsn, login(roles.LOADER_ROLE))
+    try:
+        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
+            cur.execute("select analytics.triage_contradiction(%s, 'dismissed')", (cid,))
+    finally:
+        conn.close()
+
+
+def test_analyst_still_triages_after_a_remigration(warehouse, warehouse_dsn, login):
+    cid = _one_contradiction(warehouse)
+    name = login()
+    wh.migrate(warehouse)
+    conn = _connect_as(warehouse_dsn, name)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select decision from analytics.triage_contradiction(%s, 'confirmed')", (cid,))
+            assert cur.fetchone() == ("confirmed",)
+        conn.commit()
+    finally:
+        conn.close()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from datetime import datetime, timezone
 
+import psycopg2
 import pytest
 
 from pipeline import warehouse as wh
@@ -110,6 +111,25 @@ def test_store_claims_is_idempotent_and_marks_article_done(warehouse):
         rows = cur.fetchall()
     assert rows[0][0] == ["RUS", "UKR"] and rows[0][1] == "RUS|UKR"
     assert rows[0][2] == datetime(2024, 8, 18, tzinfo=timezone.utc)
+
+
+def test_store_claims_keeps_the_extractors_confidence_and_none_as_null(warehouse):
+    with wh.transaction(warehouse) as cur:
+        aid = _article_row(cur)
+    claims = [_claim(confidence=0.8125), _claim(status="planned", source="Washington Post", source_key="washington-post")]
+    wh.store_claims(warehouse, [(aid, claims)], extractor_version="t")
+    with warehouse.cursor() as cur:
+        cur.execute("select confidence from talkwatch.claims order by claim_id")
+        assert cur.fetchall() == [(0.8125,), (None,)]
+    warehouse.commit()
+
+
+def test_a_confidence_outside_0_to_1_is_refused_by_the_schema(warehouse):
+    with wh.transaction(warehouse) as cur:
+        aid = _article_row(cur)
+    with pytest.raises(psycopg2.errors.CheckViolation, match="confidence"):
+        wh.store_claims(warehouse, [(aid, [_claim(confidence=1.5)])], extractor_version="t")
+    assert wh.table_counts(warehouse)["claims"] == 0
 
 
 def _person(name, key, parties=("COD", "M23"), status="agreed"):

@@ -2,7 +2,8 @@
 -- grain: one row per flagged contradiction: one pair of sources (a < b by source_key) on one track
 -- (parties + topic family) in one period, with the first claim of each side, the rule that fired,
 -- how much evidence supports each side, and whether the two sources still disagree (is_open: the
--- latest claim of each source on the track, about the same period, still conflict by SPEC §5).
+-- latest claim of each source on the track, about the same period, still conflict by SPEC §5), its
+-- confidence (sql/README.md, "Confidence"), what became of its alert, and an analyst's triage decision.
 create view analytics.contradictions as
 with sides as (
     select k.*,
@@ -35,6 +36,13 @@ select s.contradiction_id,
        n.evidence_claims_a,
        n.evidence_claims_b,
        n.outlets,
+       n.outlets_a,
+       n.outlets_b,
+       s.confidence,
+       s.confidence_a,
+       s.confidence_b,
+       s.witnesses_a,
+       s.witnesses_b,
        s.first_evidence_at,
        s.last_evidence_at,
        la.status as latest_status_a,
@@ -48,13 +56,28 @@ select s.contradiction_id,
        s.detected_at,
        s.alerted_at,
        s.alert_id,
+       case
+           when t.decision = 'dismissed' then 'dismissed'
+           when s.alerted_at is not null then 'mailed'
+           when coalesce(s.confidence, 0) < s.alert_held_threshold then 'low_confidence'
+           else 'pending'
+       end as alert_status,
+       s.alert_held_at,
+       s.alert_held_threshold,
+       t.decision as triage,
+       t.note as triage_note,
+       t.decided_by as triaged_by,
+       t.decided_at as triaged_at,
        s.run_id
   from sides s
+  left join talkwatch.contradiction_triage t on t.contradiction_id = s.contradiction_id
  cross join lateral (
        select count(*) as evidence_claims,
               count(*) filter (where e.side = 'a') as evidence_claims_a,
               count(*) filter (where e.side = 'b') as evidence_claims_b,
-              count(distinct coalesce(c.reported_by, a.outlet)) as outlets
+              count(distinct coalesce(c.reported_by, a.outlet)) as outlets,
+              count(distinct coalesce(c.reported_by, a.outlet)) filter (where e.side = 'a') as outlets_a,
+              count(distinct coalesce(c.reported_by, a.outlet)) filter (where e.side = 'b') as outlets_b
          from talkwatch.contradiction_evidence e
          join talkwatch.claims c on c.claim_id = e.claim_id
          join talkwatch.articles a on a.article_id = c.article_id
@@ -91,4 +114,4 @@ select s.contradiction_id,
      ) as lb;
 
 comment on view analytics.contradictions is
-    'One row per flagged contradiction (a pair of sources on a track in a period): both sides, the rule, evidence counts, is_open.';
+    'One row per flagged contradiction (a pair of sources on a track in a period): both sides, the rule, evidence counts, is_open, confidence, alert status, triage.';

@@ -1,0 +1,112 @@
+-- 0010_alert_confidence: every claim carries the extractor's confidence, every contradiction a confidence
+-- computed from its two sides' claims and their independent support; the alert run records what it held
+-- back as below its threshold.
+--
+-- The formula (sql/README.md, "Confidence"):
+--   claim      p = claims.confidence, or talkwatch.unscored_claim_confidence() (0.5) when the extractor
+--              gave none (the rule-based extractor scores nothing);
+--   witness    the claims of one side are grouped by witness: the outlet that printed them; one sentence
+--              printed by several outlets (wire copy) is one witness, the outlet that printed it first.
+--              A witness's strength is its strongest claim, and each further day on which it repeated the
+--              side counts as half a witness more, at most two days more:
+--              w = 1 - (1 - max p) ^ (1 + 0.5 * least(days - 1, 2));
+--   side       believed unless every witness is wrong: s = 1 - prod(1 - w);
+--   contradiction  both sides must be right: confidence = s_a * s_b, rounded to 4 decimals.
+-- Attaching evidence never lowers a confidence. A statement trigger on contradiction_evidence recomputes the
+-- confidence of every contradiction whose evidence a statement adds or changes, whatever writes it.
+
+alter table talkwatch.claims
+    add column confidence real check (confidence >= 0 and confidence <= 1);
+comment on column talkwatch.claims.confidence is
+    'The extractor''s calibrated probability that the claim is right (0-1); null: not scored (counts as talkwatch.unscored_claim_confidence()).';
+
+alter table talkwatch.contradictions
+    add column confidence double precision check (confidence >= 0 and confidence <= 1),
+    add column confidence_a double precision check (confidence_a >= 0 and confidence_a <= 1),
+    add column confidence_b double precision check (confidence_b >= 0 and confidence_b <= 1),
+    add column witnesses_a integer,
+    add column witnesses_b integer,
+    -- the first alert run that left it unmailed because its confidence was under that run's threshold,
+    -- and the threshold of the latest such run (null: never held back)
+    add column alert_held_at timestamptz,
+    add column alert_held_threshold double precision;
+
+-- what an unscored claim counts as: as likely right as wrong (sql/README.md says why). Changing it is a
+-- new migration that replaces this function and recomputes every contradiction:
+-- select talkwatch.refresh_contradiction_confidence(null);
+create function talkwatch.unscored_claim_confidence() returns double precision
+language sql immutable parallel safe as $$ select 0.5::double precision $$;
+
+-- recompute the confidence of the contradictions IDS (null: all of them); returns how many changed
+create function talkwatch.refresh_contradiction_confidence(ids bigint[]) returns bigint
+language sql as $$
+with evidence as (
+    select e.contradiction_id, e.side, c.claim_id,
+           coalesce(c.confidence, talkwatch.unscored_claim_confidence()) as p,
+           (c.published_at at time zone 'UTC')::date as day,
+           -- wire copy: one sentence printed by several outlets is one witness, the outlet that printed it first
+           first_value(coalesce(c.reported_by, a.outlet)) over (
+               partition by e.contradiction_id, e.side, md5(btrim(regexp_replace(lower(c.evidence), '\s+', ' ', 'g')))
+               order by c.published_at, c.claim_id
+           ) as witness
+      from talkwatch.contradiction_evidence e
+      join talkwatch.claims c on c.claim_id = e.claim_id
+      join talkwatch.articles a on a.article_id = c.article_id
+     where ids is null or e.contradiction_id = any (ids)
+),
+witnesses as (
+    select contradiction_id, side, witness, max(p) as p, count(distinct day) as days
+      from evidence
+     group by contradiction_id, side, witness
+),
+sides as (
+    -- 1 - prod(1 - w), the product as exp(sum(ln)); a certain witness (w = 1) makes the side certain
+    select contradiction_id, side, count(*) as witnesses,
+           1 - exp(sum(ln(greatest(power(1 - p, 1 + 0.5 * least(days - 1, 2)), 1e-12)))) as confidence
+      from witnesses
+     group by contradiction_id, side
+),
+computed as (
+    select contradiction_id,
+           round(coalesce(max(confidence) filter (where side = 'a'), 0)::numeric, 4)::double precision as a,
+           round(coalesce(max(confidence) filter (where side = 'b'), 0)::numeric, 4)::double precision as b,
+           coalesce(max(witnesses) filter (where side = 'a'), 0) as witnesses_a,
+           coalesce(max(witnesses) filter (where side = 'b'), 0) as witnesses_b,
+           round((coalesce(max(confidence) filter (where side = 'a'), 0)
+                  * coalesce(max(confidence) filter (where side = 'b'), 0))::numeric, 4)::double precision as both
+      from sides
+     group by contradiction_id
+),
+changed as (
+    update talkwatch.contradictions k
+       set confidence = c.both, confidence_a = c.a, confidence_b = c.b,
+           witnesses_a = c.witnesses_a, witnesses_b = c.witnesses_b
+      from computed c
+     where k.contradiction_id = c.contradiction_id
+       and (k.confidence, k.confidence_a, k.confidence_b, k.witnesses_a, k.witnesses_b)
+           is distinct from (c.both, c.a, c.b, c.witnesses_a, c.witnesses_b)
+    returning 1
+)
+select count(*) from changed
+$$;
+
+create function talkwatch.refresh_confidence_of_new_evidence() returns trigger
+language plpgsql as $$
+begin
+    perform talkwatch.refresh_contradiction_confidence(array(select distinct contradiction_id from new_evidence));
+    return null;
+end
+$$;
+
+create trigger contradiction_evidence_confidence_on_insert
+    after insert on talkwatch.contradiction_evidence
+    referencing new table as new_evidence
+    for each statement execute function talkwatch.refresh_confidence_of_new_evidence();
+create trigger contradiction_evidence_confidence_on_update
+    after update on talkwatch.contradiction_evidence
+    referencing new table as new_evidence
+    for each statement execute function talkwatch.refresh_confidence_of_new_evidence();
+
+-- the contradictions stored before this migration
+select talkwatch.refresh_contradiction_confidence(null);
+
