@@ -1,4 +1,4 @@
-"""Alert digest: mail the new (pending) contradictions once per run, exactly once, over SMTP."""
+"""Alert digest: mail the new contradictions at or above the confidence threshold, exactly once, over SMTP."""
 
 from __future__ import annotations
 
@@ -7,15 +7,16 @@ import html
 import logging
 import re
 import smtplib
+import socket
 import ssl
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from email.message import EmailMessage
-from email.utils import formatdate
+from email.utils import formataddr, formatdate, make_msgid, parseaddr
 from typing import Any
 
-from pipeline.settings import SmtpSettings
+from pipeline.settings import DEFAULT_ALERT_MIN_CONFIDENCE, SmtpSettings
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,7 @@ class AlertResult:
     recipients: list[str] = field(default_factory=list)
     subject: str | None = None
     error: str | None = None
+    held: int = 0  # unmailed contradictions under the threshold (marked low_confidence)
 
 
 # --------------------------------------------------------------------------- escaping helpers
@@ -80,21 +82,227 @@ def parties_label(parties: Iterable[str]) -> str:
     return "–".join(str(p) for p in parties) or "?"
 
 
-def _day(value: Any) -> str:
-    if value is None:
-        return "?"
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)[:10]
+_FQDN_RE = re.compile(r"^(?=.{4,253}$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)+$")
 
 
-def message_id_for(contradiction_ids: Iterable[int]) -> str:
-    """A Message-ID derived from the contradiction ids only, so that a retry carries the same one."""
+def _proper_domain(domain: str) -> bool:
+    """A fully qualified domain name (has a dot), not a name for this machine alone ("localhost.localdomain")."""
+    d = domain.strip().lower().rstrip(".")
+    return bool(_FQDN_RE.match(d)) and not d.startswith("localhost") and not d.endswith((".local", ".localdomain"))
+
+
+def message_id_domain(mail_from: str | None) -> str:
+    """The domain a Message-ID names (RFC 5322: one the sender may speak for): the sender address's domain,
+    else this host's fully qualified name, else `talkwatch.invalid` (a reserved name: never anybody's)."""
+    domain = parseaddr(_CTRL_RE.sub(" ", mail_from or ""))[1].rpartition("@")[2]
+    if _proper_domain(domain):
+        return domain.strip().lower().rstrip(".")
+    fqdn = socket.getfqdn()
+    if _proper_domain(fqdn):
+        return fqdn.lower().rstrip(".")
+    return "talkwatch.invalid"
+
+
+def message_id_for(contradiction_ids: Iterable[int], *, warehouse_id: str, domain: str) -> str:
+    """A Message-ID from the warehouse's identity and the contradiction ids only, so that a retry carries the
+    same one and no other warehouse (its own identity, 0012_warehouse_identity) ever makes it."""
     ids = sorted({int(i) for i in contradiction_ids})
-    digest = hashlib.sha256(",".join(map(str, ids)).encode("ascii")).hexdigest()[:24]
-    return f"<talkwatch-alert-{len(ids)}-{digest}@talkwatch>"
+    wid = re.sub(r"[^0-9a-f-]", "", str(warehouse_id).lower())
+    digest = hashlib.sha256(f"{wid}:{','.join(map(str, ids))}".encode("ascii")).hexdigest()[:24]
+    return f"<talkwatch-digest.{len(ids)}.{digest}.{wid}@{domain}>"
+
+
+def warehouse_identity(conn) -> str:
+    """This warehouse's identity (talkwatch.warehouse_identity)."""
+    with conn.cursor() as cur:
+        cur.execute("select warehouse_id::text from talkwatch.warehouse_identity")
+        row = cur.fetchone()
+    conn.commit()
+    if row is None:
+        raise RuntimeError("talkwatch.warehouse_identity is empty: run the migrations")
+    return row[0]
+
+
+# --------------------------------------------------------------------------- the digest, in words
+
+# as talkwatch.unscored_claim_confidence() (0010_alert_confidence.sql): how an unscored claim ranks
+UNSCORED_CLAIM_CONFIDENCE = 0.5
+DENIALS = ("denied", "no_deal")
+_TALKS = {
+    "ceasefire": "ceasefire talks", "partial_ceasefire": "talks on a partial ceasefire",
+    "peace_deal": "peace talks", "humanitarian": "humanitarian talks", "hostages": "hostage talks",
+    "other": "talks",
+}
+_DEAL = {
+    "ceasefire": "ceasefire", "partial_ceasefire": "partial ceasefire", "peace_deal": "peace deal",
+    "humanitarian": "humanitarian deal", "hostages": "hostage deal", "other": "deal",
+}
+_AS = {
+    "planned": "planned", "ongoing": "under way", "held": "held", "agreed": "agreed", "stalled": "stalled",
+    "collapsed": "broken down", "proposed": "proposed", "accepted": "accepted", "rejected": "rejected",
+    "denied": "denied", "no_deal": "without a deal",
+}
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+           "November", "December")
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value)[:10])
+    except ValueError:
+        return None
+
+
+def long_day(value: Any) -> str:
+    """'17 August 2024'."""
+    d = _as_date(value)
+    return f"{d.day} {_MONTHS[d.month - 1]} {d.year}" if d else "?"
+
+
+def who(claim: dict) -> str:
+    """A source as an analyst names it: 'Maria Zakharova (Russian Foreign Ministry)'."""
+    name = _one_line(claim.get("source"), 120) or "?"
+    org = _one_line(claim.get("source_org"), 120)
+    return f"{name} ({org})" if org and org.lower() not in name.lower() else name
+
+
+def period_words(c: dict) -> str:
+    """The period both sides speak about: 'mid-August 2024', 'August–September 2024', 'March 2022', '2023'."""
+    key = str(c.get("period_key") or "")
+    if not key.startswith("now:"):
+        parts = key.split("-")
+        try:
+            if len(parts) == 1:
+                return str(int(parts[0]))
+            if len(parts) == 2:
+                return f"{_MONTHS[int(parts[1]) - 1]} {int(parts[0])}"
+            return long_day(key)
+        except (ValueError, IndexError):
+            return _one_line(key, 40) or "?"
+    # "now" claims are about the days they were published: the evidence's first and last day
+    days = sorted(d for x in [*(c.get("evidence_a") or []), *(c.get("evidence_b") or []), c.get("a") or {},
+                              c.get("b") or {}] if (d := _as_date(x.get("published_at"))))
+    first = days[0] if days else _as_date(key[4:])
+    last = days[-1] if days else first
+    if first is None:
+        return "the same days"
+    if (first.year, first.month) == (last.year, last.month):
+        part = "early" if first.day <= 10 else "mid-" if first.day <= 20 else "late"
+        sep = "" if part.endswith("-") else " "
+        return f"{part}{sep}{_MONTHS[first.month - 1]} {first.year}"
+    if first.year == last.year:
+        return f"{_MONTHS[first.month - 1]}–{_MONTHS[last.month - 1]} {first.year}"
+    return f"{_MONTHS[first.month - 1]} {first.year}–{_MONTHS[last.month - 1]} {last.year}"
+
+
+def denial_side(c: dict) -> str | None:
+    """'a' or 'b': the side that denies (SPEC §5: every contradiction sets a denial against a state); None
+    when neither head claim is a denial."""
+    for side in ("a", "b"):
+        if (c.get(side) or {}).get("status") in DENIALS:
+            return side
+    return None
+
+
+def headline(c: dict) -> str:
+    """The contradiction in one sentence, as an analyst would say it: 'Maria Zakharova (Russian Foreign
+    Ministry) denies the talks on a partial ceasefire that Washington Post reports as planned — both about
+    mid-August 2024.'"""
+    a, b = c.get("a") or {}, c.get("b") or {}
+    when = period_words(c)
+    d = denial_side(c)
+    if d is None:
+        return (f"{who(a)} says the {_TALKS.get(a.get('topic'), 'talks')} are {_AS.get(a.get('status'), '?')}; "
+                f"{who(b)} says they are {_AS.get(b.get('status'), '?')} — both about {when}.")
+    denier, reporter = (a, b) if d == "a" else (b, a)
+    topic = reporter.get("topic")
+    unconfirmed = " (unconfirmed)" if reporter.get("hedged") else ""
+    if denier.get("status") == "no_deal":
+        said = (f"{who(denier)} says no {_DEAL.get(topic, 'deal')} has been reached; {who(reporter)} reports "
+                f"one as agreed{unconfirmed}")
+    elif reporter.get("status") == "agreed":
+        said = f"{who(denier)} denies the {_DEAL.get(topic, 'deal')} that {who(reporter)} reports as agreed{unconfirmed}"
+    else:
+        said = (f"{who(denier)} denies the {_TALKS.get(topic, 'talks')} that {who(reporter)} reports as "
+                f"{_AS.get(reporter.get('status'), '?')}{unconfirmed}")
+    return f"{said} — both about {when}."
+
+
+@dataclass
+class Side:
+    """One side of a contradiction as the digest explains it."""
+
+    label: str                 # "The denial", "The report"
+    claim: dict                # the strongest evidence
+    outlets: list[str]         # distinct outlets that carried the side, first first
+    since: Any                 # publication time of the side's earliest evidence
+    confidence: float | None   # the side's confidence (0010_alert_confidence.sql)
+    others: list[dict]         # further evidence, earliest first
+
+
+def _strength(claim: dict) -> tuple:
+    """Strongest first: the highest confidence (an unscored claim as UNSCORED_CLAIM_CONFIDENCE), then an
+    unhedged claim, then the earliest."""
+    conf = claim.get("confidence")
+    return (-(conf if conf is not None else UNSCORED_CLAIM_CONFIDENCE), bool(claim.get("hedged")),
+            str(claim.get("published_at") or ""), claim.get("claim_id") or 0)
+
+
+def explain_sides(c: dict) -> list[Side]:
+    """Both sides, the denial first: who carried each, since when, and its strongest evidence sentence."""
+    d = denial_side(c)
+    order = [("a", "The denial"), ("b", "The report")] if d == "a" else \
+        [("b", "The denial"), ("a", "The report")] if d == "b" else [("a", "Side A"), ("b", "Side B")]
+    out = []
+    for side, label in order:
+        head = c.get(side)
+        claims = list(c.get(f"evidence_{side}") or []) or ([head] if head else [])
+        if not claims:
+            continue
+        by_time = sorted(claims, key=lambda x: (str(x.get("published_at") or ""), x.get("claim_id") or 0))
+        strongest = min(claims, key=_strength)
+        outlets: list[str] = []
+        for x in by_time:
+            name = _one_line(x.get("reported_by"), 100) or "?"
+            if name not in outlets:
+                outlets.append(name)
+        out.append(Side(label=label, claim=strongest, outlets=outlets, since=by_time[0].get("published_at"),
+                        confidence=c.get(f"confidence_{side}"),
+                        others=[x for x in by_time if x.get("claim_id") != strongest.get("claim_id")]))
+    return out
+
+
+def _conf(value: Any) -> str:
+    return f"{float(value):.2f}" if value is not None else "?"
+
+
+def confidence_words(c: dict, sides: list[Side]) -> str:
+    """'Confidence 0.56: the denial 0.75 (2 outlets), the report 0.75 (2 outlets); both must hold.'"""
+    parts = [f"{s.label.lower().removeprefix('the ')} {_conf(s.confidence)} ({len(s.outlets)} "
+             f"outlet{'s' if len(s.outlets) != 1 else ''})" for s in sides]
+    return f"Confidence {_conf(c.get('confidence'))}: " + ", ".join(parts) + "; both must hold."
+
+
+def _history_words(c: dict) -> str | None:
+    """Why it is mailed now when it was not before, or an analyst's confirmation."""
+    if c.get("triage") == "confirmed":
+        note = f": {_one_line(c.get('triage_note'), 300)}" if c.get("triage_note") else ""
+        return f"Confirmed by {_one_line(c.get('triaged_by'), 60)} on {long_day(c.get('triaged_at'))}{note}."
+    if c.get("alert_held_at"):
+        return (f"Held back on {long_day(c.get('alert_held_at'))} as under the alert threshold; new evidence "
+                f"has raised its confidence to {_conf(c.get('confidence'))}.")
+    return None
+
+
+def _text_url(url: Any) -> str:
+    ok = safe_url(url)
+    return ok if ok else "(no web address)"
 
 
 # --------------------------------------------------------------------------- the digest
@@ -119,33 +327,30 @@ def digest_subject(contradictions: list[dict]) -> str:
     return header_safe(f"talkwatch: {n} new {noun} — {named}")
 
 
-def _side_lines(claim: dict | None, evidence: list[dict], label: str) -> list[str]:
-    if not claim:
-        return [f"  {label}: (claim missing)"]
-    support = max(len(evidence), 1)
-    hedge = " (hedged)" if claim.get("hedged") else ""
-    about = f", about {claim['event_time']}" if claim.get("event_time") else ""
-    lines = [
-        f"  {label}: {claim.get('source')}" + (f" ({claim['source_org']})" if claim.get("source_org") else ""),
-        f"     status: {claim.get('status')}{hedge} · topic: {claim.get('topic')}{about}",
-        f"     outlet: {claim.get('reported_by') or '?'} · {_day(claim.get('published_at'))}",
-        f"     \"{_one_line(claim.get('evidence'))}\"",
-        f"     {claim.get('article_url') or ''}",
-        f"     supporting claims: {support}",
-    ]
-    extra = [c for c in evidence if c.get("claim_id") != claim.get("claim_id")][:MAX_EXTRA_EVIDENCE]
-    for c in extra:
-        lines.append(
-            f"       + {_day(c.get('published_at'))} {c.get('reported_by') or '?'}: "
-            f"{c.get('source')} — {c.get('status')} — \"{_one_line(c.get('evidence'), 200)}\" "
-            f"{c.get('article_url') or ''}"
-        )
-    return lines
-
-
 def _one_line(value: Any, limit: int = 600) -> str:
     text = _WS_RE.sub(" ", _CTRL_RE.sub(" ", "" if value is None else str(value))).strip()
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def _side_lines(side: Side) -> list[str]:
+    claim = side.claim
+    n = len(side.outlets)
+    hedge = " (reported as unconfirmed)" if claim.get("hedged") else ""
+    lines = [
+        f"  {side.label}: {who(claim)}{hedge}, carried by {n} outlet{'s' if n != 1 else ''} since "
+        f"{long_day(side.since)}: {', '.join(side.outlets)}.",
+        f"     \"{_one_line(claim.get('evidence'))}\"",
+        f"     — {_one_line(claim.get('reported_by'), 100) or '?'}, {long_day(claim.get('published_at'))}: "
+        f"{_text_url(claim.get('article_url'))}",
+    ]
+    for x in side.others[:MAX_EXTRA_EVIDENCE]:
+        lines.append(
+            f"       also {long_day(x.get('published_at'))}, {_one_line(x.get('reported_by'), 100) or '?'}: "
+            f"\"{_one_line(x.get('evidence'), 200)}\" {_text_url(x.get('article_url'))}"
+        )
+    if len(side.others) > MAX_EXTRA_EVIDENCE:
+        lines.append(f"       and {len(side.others) - MAX_EXTRA_EVIDENCE} more")
+    return lines
 
 
 def _failing_text(failing: list[dict]) -> list[str]:
@@ -160,22 +365,35 @@ def _failing_text(failing: list[dict]) -> list[str]:
     return lines
 
 
-def _text_body(groups, n: int, run_label: str | None, failing: list[dict] | None) -> str:
-    lines = [f"talkwatch found {n} new contradiction{'s' if n != 1 else ''}"
-             + (f" in run {_one_line(run_label, 100)}" if run_label else "") + "."]
+def _intro(n: int, min_confidence: float | None, held: int) -> str:
+    text = f"talkwatch found {n} new contradiction{'s' if n != 1 else ''} between reports on ceasefire and peace talks"
+    if min_confidence is not None:
+        text += f" (mailed at confidence {min_confidence:.2f} or more"
+        if held:
+            text += f"; {held} more below that stay unmailed in the warehouse"
+        text += ")"
+    return text + "."
+
+
+def _text_body(groups, n: int, min_confidence: float | None, held: int, failing: list[dict] | None) -> str:
+    lines = [_intro(n, min_confidence, held)]
     for label, items in groups:
         lines += ["", f"== {label} ({len(items)}) " + "=" * max(0, 60 - len(label))]
         for c in items:
-            lines += [
-                "",
-                f"#{c.get('contradiction_id')} · {c.get('topic_family')} · period {c.get('period_key')}"
-                f" · rule {c.get('rule')} · detected {_day(c.get('detected_at'))}",
-            ]
-            lines += _side_lines(c.get("a"), c.get("evidence_a") or [], "A")
-            lines += _side_lines(c.get("b"), c.get("evidence_b") or [], "B")
+            sides = explain_sides(c)
+            cid = c.get("contradiction_id")
+            lines += ["", f"Contradiction {cid}: {headline(c)}", f"  {confidence_words(c, sides)}"]
+            history = _history_words(c)
+            if history:
+                lines.append(f"  {history}")
+            for side in sides:
+                lines += _side_lines(side)
+            lines.append(f"  Triage: talkwatch contradictions confirm {cid}  or  talkwatch contradictions dismiss "
+                         f"{cid} --note \"why\"")
     if failing:
         lines += _failing_text(failing)
-    lines += ["", "-- ", "talkwatch nightly digest; each contradiction is mailed once."]
+    lines += ["", "-- ", "talkwatch nightly digest; each contradiction is mailed once. A dismissed one is never "
+              "mailed again."]
     return show_bidi_controls("\n".join(lines) + "\n")
 
 
@@ -186,64 +404,64 @@ def _link(url: Any, text: Any) -> str:
     ok = safe_url(url)
     if ok:
         return f'<a href="{_e(ok)}">{_e(text or ok)}</a>'
-    return _e(text or url or "")
+    return _e(text or "")
 
 
-def _side_html(claim: dict | None, evidence: list[dict]) -> str:
-    if not claim:
-        return f'<td style="{_TD}"><em>claim missing</em></td>'
-    support = max(len(evidence), 1)
-    org = f' <span style="color:#666">({_e(claim["source_org"])})</span>' if claim.get("source_org") else ""
-    hedge = " <em>(hedged)</em>" if claim.get("hedged") else ""
-    about = f" · about {_e(claim['event_time'])}" if claim.get("event_time") else ""
+def _side_html(side: Side) -> str:
+    claim = side.claim
+    n = len(side.outlets)
+    hedge = " <em>(reported as unconfirmed)</em>" if claim.get("hedged") else ""
     parts = [
         f'<td style="{_TD}">',
-        f"<strong>{_e(claim.get('source'))}</strong>{org}<br>",
-        f"<span>status: <b>{_e(claim.get('status'))}</b>{hedge} · topic: {_e(claim.get('topic'))}{about}</span><br>",
-        f"<span>outlet: {_e(claim.get('reported_by') or '?')} · {_e(_day(claim.get('published_at')))}</span>",
+        f"<div style=\"color:#666;font-size:12px\">{_e(side.label)} · confidence {_e(_conf(side.confidence))}</div>",
+        f"<strong>{_e(who(claim))}</strong>{hedge}<br>",
+        f"<span>carried by {n} outlet{'s' if n != 1 else ''} since {_e(long_day(side.since))}: "
+        f"{_e(', '.join(side.outlets))}</span>",
         f'<blockquote style="margin:6px 0;padding-left:8px;border-left:3px solid #999">'
         f"{_e(claim.get('evidence'))}</blockquote>",
+        f"{_e(claim.get('reported_by') or '?')}, {_e(long_day(claim.get('published_at')))}: ",
         _link(claim.get("article_url"), claim.get("article_title") or claim.get("article_url")),
-        f"<br><small>supporting claims: {support}</small>",
     ]
-    extra = [c for c in evidence if c.get("claim_id") != claim.get("claim_id")][:MAX_EXTRA_EVIDENCE]
-    if extra:
+    if side.others:
         parts.append("<ul style=\"margin:4px 0;padding-left:18px;font-size:90%\">")
-        for c in extra:
+        for x in side.others[:MAX_EXTRA_EVIDENCE]:
             parts.append(
-                f"<li>{_e(_day(c.get('published_at')))} {_e(c.get('reported_by') or '?')}: "
-                f"{_e(c.get('source'))} — {_e(c.get('status'))} — “{_e(_one_line(c.get('evidence'), 200))}” "
-                f"{_link(c.get('article_url'), 'article')}</li>"
+                f"<li>{_e(long_day(x.get('published_at')))}, {_e(x.get('reported_by') or '?')}: "
+                f"“{_e(_one_line(x.get('evidence'), 200))}” {_link(x.get('article_url'), 'article')}</li>"
             )
+        if len(side.others) > MAX_EXTRA_EVIDENCE:
+            parts.append(f"<li>and {len(side.others) - MAX_EXTRA_EVIDENCE} more</li>")
         parts.append("</ul>")
     parts.append("</td>")
     return "".join(parts)
 
 
-def _html_body(groups, n: int, run_label: str | None, failing: list[dict] | None, subject: str) -> str:
+def _html_body(groups, n: int, min_confidence: float | None, held: int, failing: list[dict] | None,
+               subject: str) -> str:
     out = [
         "<!DOCTYPE html><html><head><meta charset=\"utf-8\">",
         f"<title>{_e(subject)}</title></head>",
         "<body style=\"font-family:Arial,Helvetica,sans-serif;font-size:14px;color:#222\">",
-        f"<p>talkwatch found <b>{n}</b> new contradiction{'s' if n != 1 else ''}"
-        + (f" in run {_e(run_label)}" if run_label else "") + ".</p>",
+        f"<p>{_e(_intro(n, min_confidence, held))}</p>",
     ]
     for label, items in groups:
         out.append(f"<h2 style=\"font-size:18px;border-bottom:2px solid #333\">{_e(label)} ({len(items)})</h2>")
         for c in items:
-            out.append(
-                f"<h3 style=\"font-size:15px;margin:14px 0 4px\">#{_e(c.get('contradiction_id'))} · "
-                f"{_e(c.get('topic_family'))} · period {_e(c.get('period_key'))} · rule {_e(c.get('rule'))}"
-                f" · detected {_e(_day(c.get('detected_at')))}</h3>"
-            )
+            sides = explain_sides(c)
+            cid = c.get("contradiction_id")
+            out.append(f"<h3 style=\"font-size:15px;margin:14px 0 4px\">Contradiction {_e(cid)}</h3>")
+            out.append(f"<p style=\"margin:4px 0\">{_e(headline(c))}</p>")
+            out.append(f"<p style=\"margin:4px 0;color:#444\">{_e(confidence_words(c, sides))}</p>")
+            history = _history_words(c)
+            if history:
+                out.append(f"<p style=\"margin:4px 0;color:#444\">{_e(history)}</p>")
             out.append(
                 "<table style=\"border-collapse:collapse;width:100%\"><tr>"
-                "<th style=\"text-align:left;padding:4px 8px\">A</th>"
-                "<th style=\"text-align:left;padding:4px 8px\">B</th></tr><tr>"
-                + _side_html(c.get("a"), c.get("evidence_a") or [])
-                + _side_html(c.get("b"), c.get("evidence_b") or [])
-                + "</tr></table>"
+                + "".join(_side_html(s) for s in sides) + "</tr></table>"
             )
+            out.append(f"<p style=\"margin:4px 0;color:#777;font-size:12px\">Triage: <code>talkwatch "
+                       f"contradictions confirm {_e(cid)}</code> or <code>talkwatch contradictions dismiss "
+                       f"{_e(cid)} --note \"why\"</code></p>")
     if failing:
         out.append(f"<h2 style=\"font-size:16px\">Feeds failing several nights in a row ({len(failing)})</h2><ul>")
         for f in failing:
@@ -254,7 +472,8 @@ def _html_body(groups, n: int, run_label: str | None, failing: list[dict] | None
                 + (f"; last error: {_e(_one_line(err, 200))}" if err else "") + "</li>"
             )
         out.append("</ul>")
-    out.append("<p style=\"color:#777;font-size:12px\">talkwatch nightly digest; each contradiction is mailed once.</p>")
+    out.append("<p style=\"color:#777;font-size:12px\">talkwatch nightly digest; each contradiction is mailed once. "
+               "A dismissed one is never mailed again.</p>")
     out.append("</body></html>")
     return show_bidi_controls("\n".join(out))
 
@@ -262,10 +481,16 @@ def _html_body(groups, n: int, run_label: str | None, failing: list[dict] | None
 def build_digest(
     contradictions: list[dict],
     *,
+    warehouse_id: str,
+    domain: str,
+    min_confidence: float | None = None,
+    held: int = 0,
     run_label: str | None = None,
     failing_feeds: list[dict] | None = None,
 ) -> EmailMessage:
-    """The digest message (plain text + HTML) for these contradictions; From/To are set by the sender."""
+    """The digest message (plain text + HTML) for these contradictions; From/To/Date are set by the sender.
+
+    `min_confidence` and `held` (contradictions left unmailed under it) are said in the first line."""
     if not contradictions:
         raise ValueError("build_digest needs at least one contradiction")
     groups = _grouped(contradictions)
@@ -273,14 +498,14 @@ def build_digest(
     ids = [int(c["contradiction_id"]) for c in contradictions]
     msg = EmailMessage()
     msg["Subject"] = subject
-    msg["Message-ID"] = message_id_for(ids)
+    msg["Message-ID"] = message_id_for(ids, warehouse_id=warehouse_id, domain=domain)
     msg["Auto-Submitted"] = "auto-generated"
     if run_label:
         msg["X-Talkwatch-Run"] = header_safe(run_label, limit=100)
     msg["X-Talkwatch-Contradictions"] = header_safe(",".join(map(str, sorted(ids))), limit=900)
-    msg.set_content(_text_body(groups, len(contradictions), run_label, failing_feeds))
+    msg.set_content(_text_body(groups, len(contradictions), min_confidence, held, failing_feeds))
     msg.add_alternative(
-        _html_body(groups, len(contradictions), run_label, failing_feeds, subject), subtype="html"
+        _html_body(groups, len(contradictions), min_confidence, held, failing_feeds, subject), subtype="html"
     )
     return msg
 
@@ -289,8 +514,11 @@ def build_digest(
 
 
 def smtp_send(msg: EmailMessage, smtp: SmtpSettings) -> None:
-    """Deliver through the configured server (SSL or plain with optional STARTTLS, login if a user is set)."""
-    recipients = [header_safe(r) for r in smtp.recipients]
+    """Deliver through the configured server (SSL or plain with optional STARTTLS, login if a user is set).
+
+    The one SMTP client of the project: the digest and the operator's failure mail (send_plain) both go
+    through it. TLS verifies the server's certificate and host name (ssl.create_default_context)."""
+    recipients = [envelope_address(r) for r in smtp.recipients]
     if smtp.use_ssl:
         client: smtplib.SMTP = smtplib.SMTP_SSL(
             smtp.host, smtp.port, timeout=smtp.timeout, context=ssl.create_default_context()
@@ -302,47 +530,131 @@ def smtp_send(msg: EmailMessage, smtp: SmtpSettings) -> None:
             client.starttls(context=ssl.create_default_context())
         if smtp.user:
             client.login(smtp.user, smtp.password or "")
-        refused = client.send_message(msg, from_addr=header_safe(smtp.mail_from), to_addrs=recipients)
+        refused = client.send_message(msg, from_addr=envelope_address(smtp.mail_from), to_addrs=recipients)
     if refused:
         logger.warning("SMTP server refused some recipients: %s", sorted(refused))
+
+
+def envelope_address(value: str | None) -> str:
+    """The bare address of a header value ('Talkwatch <alerts@example.org>' -> 'alerts@example.org') for
+    SMTP's MAIL FROM / RCPT TO, read before bidi controls are spelt out; one clean line in any case."""
+    address = parseaddr(_CTRL_RE.sub(" ", value or ""))[1]
+    return header_safe(address or value)
+
+
+def header_address(value: str | None) -> str:
+    """An address for a From/To header: 'Name <addr>' with the name cleaned (bidi controls spelt out) and
+    quoted where it needs to be; a value that is no address, cleaned as any header."""
+    name, address = parseaddr(_CTRL_RE.sub(" ", value or ""))
+    if not address:
+        return header_safe(value)
+    return formataddr((header_safe(name), header_safe(address))) if name.strip() else header_safe(address)
 
 
 def _address(msg: EmailMessage, smtp: SmtpSettings) -> None:
     for name in ("From", "To", "Date"):
         del msg[name]
-    msg["From"] = header_safe(smtp.mail_from)
-    msg["To"] = ", ".join(header_safe(r) for r in smtp.recipients)
+    msg["From"] = header_address(smtp.mail_from)
+    msg["To"] = ", ".join(header_address(r) for r in smtp.recipients)
     msg["Date"] = formatdate(localtime=False, usegmt=True)
+
+
+def send_plain(smtp: SmtpSettings, subject: str, body: str, *, send: SendFn | None = None) -> EmailMessage:
+    """A plain-text message (the operator's failure mail) through smtp_send, with every header cleaned as
+    the digest's are; raises what the server or the connection raises. Returns the message sent."""
+    msg = EmailMessage()
+    msg["Subject"] = header_safe(subject)
+    msg["Message-ID"] = make_msgid("talkwatch-notice", domain=message_id_domain(smtp.mail_from))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(show_bidi_controls(body))
+    _address(msg, smtp)
+    (send or smtp_send)(msg, smtp)
+    return msg
+
+
+def hold_low_confidence(conn, min_confidence: float) -> int:
+    """Record every unmailed contradiction under MIN_CONFIDENCE (and not triaged) as held back by this
+    threshold; returns how many are held now. Idempotent: rows already held at this threshold stay as they
+    are, so a second run of the same night writes nothing."""
+    with conn.cursor() as cur:
+        cur.execute(
+            """
+            update talkwatch.contradictions k
+               set alert_held_at = coalesce(k.alert_held_at, now()), alert_held_threshold = %(t)s
+             where k.alerted_at is null
+               and coalesce(k.confidence, 0) < %(t)s
+               and k.alert_held_threshold is distinct from %(t)s
+               and not exists (select 1 from talkwatch.contradiction_triage t
+                                where t.contradiction_id = k.contradiction_id)
+            """,
+            {"t": min_confidence},
+        )
+        cur.execute(
+            """
+            select count(*)
+              from talkwatch.contradictions k
+             where k.alerted_at is null
+               and coalesce(k.confidence, 0) < %(t)s
+               and not exists (select 1 from talkwatch.contradiction_triage t
+                                where t.contradiction_id = k.contradiction_id)
+            """,
+            {"t": min_confidence},
+        )
+        held = cur.fetchone()[0]
+    conn.commit()
+    return held
+
+
+# the contradictions a digest may carry: not mailed, not dismissed, and at or above the threshold unless an
+# analyst confirmed them
+_MAILABLE = """
+  from talkwatch.contradictions k
+  left join talkwatch.contradiction_triage t on t.contradiction_id = k.contradiction_id
+ where k.alerted_at is null
+   and t.decision is distinct from 'dismissed'
+   and (coalesce(k.confidence, 0) >= %(t)s or t.decision = 'confirmed')
+"""
 
 
 def send_pending_alerts(
     conn,
     smtp: SmtpSettings,
     *,
+    min_confidence: float = DEFAULT_ALERT_MIN_CONFIDENCE,
     run_id: int | None = None,
     send: SendFn | None = None,
     failing_feeds: list[dict] | None = None,
 ) -> AlertResult:
-    """Mail every pending contradiction in one digest, exactly once.
+    """Mail every pending contradiction at or above MIN_CONFIDENCE in one digest, exactly once.
 
-    Pending contradictions are locked (`for update skip locked`, so a concurrent run skips them),
-    the message is sent, and only after the server accepted it the alert row is written and the
-    contradictions are marked alerted, in the same transaction. On an SMTP error everything is
-    rolled back, the contradictions stay pending for the next run, and the error is returned, not
-    raised. Nothing pending: no email. SMTP not configured: nothing is sent or marked.
+    First the unmailed ones under the threshold are recorded as held back (hold_low_confidence): they stay
+    in the warehouse, marked low_confidence, and go out with a later digest once new evidence lifts them to
+    the threshold. Dismissed ones never go out; confirmed ones go out whatever their confidence.
+    The mailable contradictions are locked (`for no key update skip locked`, so a concurrent run skips
+    them), the message is sent, and only after the server accepted it the alert row is written and the
+    contradictions are marked alerted, in the same transaction. On an SMTP error everything is rolled back,
+    the contradictions stay pending for the next run, and the error is returned, not raised. Nothing
+    mailable: no email. SMTP not configured: nothing is sent or marked alerted.
     """
     recipients = [header_safe(r) for r in smtp.recipients]
+    held = hold_low_confidence(conn, min_confidence)
     if not smtp.configured:
-        return AlertResult(sent=False, recipients=recipients, error="smtp not configured")
+        return AlertResult(sent=False, recipients=recipients, error="smtp not configured", held=held)
     send = send or smtp_send
     from pipeline.contradictions import list_contradictions
 
-    # read first (list_contradictions commits), then lock what is still pending; a concurrent run
+    # read first (list_contradictions commits), then lock what is still mailable; a concurrent run
     # holding some of them makes us skip those, and one that alerted them meanwhile is seen here
-    listed = list_contradictions(conn, only_pending=True)
+    with conn.cursor() as cur:
+        cur.execute(f"select k.contradiction_id {_MAILABLE} order by 1", {"t": min_confidence})  # noqa: S608
+        mailable = [r[0] for r in cur.fetchall()]
+    conn.commit()
+    listed = list_contradictions(conn, ids=mailable) if mailable else []
     if not listed:
-        logger.info("no pending contradictions: no alert email")
-        return AlertResult(sent=False, recipients=recipients)
+        logger.info("no pending contradictions at confidence %s or more: no alert email", min_confidence)
+        return AlertResult(sent=False, recipients=recipients, held=held)
+    domain = message_id_domain(smtp.mail_from)
+    wid = warehouse_identity(conn)
     conn.rollback()
     autocommit = conn.autocommit
     if autocommit:
@@ -350,24 +662,24 @@ def send_pending_alerts(
     try:
         with conn.cursor() as cur:
             cur.execute(
-                """
-                select contradiction_id
-                  from talkwatch.contradictions
-                 where contradiction_id = any(%s) and alerted_at is null
-                 order by contradiction_id
-                   for update skip locked
-                """,
-                ([int(c["contradiction_id"]) for c in listed],),
+                f"""
+                select k.contradiction_id {_MAILABLE}
+                   and k.contradiction_id = any(%(ids)s)
+                 order by 1
+                   for no key update of k skip locked
+                """,  # noqa: S608 - a fixed clause
+                {"t": min_confidence, "ids": [int(c["contradiction_id"]) for c in listed]},
             )
             ids = [r[0] for r in cur.fetchall()]
         if not ids:
             conn.rollback()
             logger.info("pending contradictions are being alerted by another run: no alert email")
-            return AlertResult(sent=False, recipients=recipients)
+            return AlertResult(sent=False, recipients=recipients, held=held)
         locked = set(ids)
         contradictions = [c for c in listed if int(c["contradiction_id"]) in locked]
         msg = build_digest(
-            contradictions, run_label=str(run_id) if run_id is not None else None, failing_feeds=failing_feeds
+            contradictions, warehouse_id=wid, domain=domain, min_confidence=min_confidence, held=held,
+            run_label=str(run_id) if run_id is not None else None, failing_feeds=failing_feeds,
         )
         _address(msg, smtp)
         subject = str(msg["Subject"])
@@ -378,7 +690,7 @@ def send_pending_alerts(
             error = f"smtp send failed ({smtp.host}:{smtp.port}): {type(exc).__name__}: {exc}"
             logger.warning("%s; %s contradictions stay pending", error, len(ids))
             return AlertResult(sent=False, contradiction_ids=ids, recipients=recipients, subject=subject,
-                               error=error)
+                               error=error, held=held)
         try:
             with conn.cursor() as cur:
                 cur.execute(
@@ -407,10 +719,10 @@ def send_pending_alerts(
                      f"{type(exc).__name__}: {exc}; the next run will send it again with the same Message-ID")
             logger.error("%s", error)
             return AlertResult(sent=True, contradiction_ids=ids, recipients=recipients, subject=subject,
-                               error=error)
+                               error=error, held=held)
         logger.info("alert %s sent to %s recipients: %s contradictions", alert_id, len(recipients), len(ids))
         return AlertResult(sent=True, alert_id=alert_id, contradiction_ids=ids, recipients=recipients,
-                           subject=subject)
+                           subject=subject, held=held)
     finally:
         if autocommit:
             conn.rollback()

@@ -93,6 +93,9 @@ def cmd_run(args, settings: Settings) -> int:
            if summary.articles_skipped else ""))
     print(f"  claims:              {summary.claims}")
     print(f"  new contradictions:  {summary.contradictions_new} ({summary.evidence_attached} evidence links)")
+    if summary.contradictions_held:
+        print(f"  low confidence:      {summary.contradictions_held} not mailed (under TALKWATCH_ALERT_MIN_CONFIDENCE "
+              f"{settings.alert_min_confidence:.2f}; see talkwatch contradictions)")
     print(f"  mails sent:          {summary.mails_sent}" +
           (f"  [{summary.alert_error}]" if summary.alert_error else ""))
     for f in summary.failing_feeds:
@@ -127,13 +130,27 @@ def _claim_line(c: dict) -> str:
                   f"{c['status']}")
 
 
+def _status_words(r: dict) -> str:
+    """'confidence 0.25, mailed 2024-08-21' / '…, low confidence (not mailed)' / '…, dismissed by alice'."""
+    conf = f"confidence {r['confidence']:.2f}" if r.get("confidence") is not None else "confidence ?"
+    status = r.get("alert_status")
+    if status == "mailed":
+        return f"{conf}, mailed {str(r['alerted_at'])[:10]}"
+    if status == "dismissed":
+        return f"{conf}, dismissed by {_shown(r.get('triaged_by'))}"
+    if status == "low_confidence":
+        return f"{conf}, low confidence (not mailed)"
+    return f"{conf}, pending" + (", confirmed" if r.get("triage") == "confirmed" else "")
+
+
 def _print_table(rows: list[dict]) -> None:
     if not rows:
         print("(no contradictions)")
         return
     for r in rows:
         parties = "–".join(r["parties"])
-        print(f"#{r['contradiction_id']} {parties} [{r['topic_family']}] {r['rule']}  detected {str(r['detected_at'])[:19]}")
+        print(f"#{r['contradiction_id']} {parties} [{r['topic_family']}] {r['rule']}  detected {str(r['detected_at'])[:19]}"
+              f"  {_status_words(r)}")
         print(f"   A: {_claim_line(r['a'])}  (+{len(r['evidence_a']) - 1} more)")
         print(f"      “{_shown(r['a']['evidence'])}”")
         print(f"   B: {_claim_line(r['b'])}  (+{len(r['evidence_b']) - 1} more)")
@@ -165,6 +182,8 @@ def cmd_extract(args, settings: Settings) -> int:
 def cmd_contradictions(args, settings: Settings) -> int:
     from pipeline import contradictions
 
+    if getattr(args, "triage_verb", None):
+        return cmd_triage(args, settings)
     _dsn, conn = _connect(settings)
     try:
         rows = contradictions.list_contradictions(conn, only_pending=args.pending)
@@ -175,6 +194,45 @@ def cmd_contradictions(args, settings: Settings) -> int:
             print(json.dumps(r, ensure_ascii=False, default=str))
     else:
         _print_table(rows)
+    return 0
+
+
+def cmd_triage(args, settings: Settings) -> int:
+    """`talkwatch contradictions confirm|dismiss ID [--note TEXT]`."""
+    from pipeline import triage
+
+    _dsn, conn = _connect(settings)
+    try:
+        row = triage.decide(conn, args.id, triage.DECISIONS[args.triage_verb], args.note)
+    except triage.TriageError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        conn.close()
+    after = ("it will not be mailed again" if row["decision"] == "dismissed"
+             else "it is mailed with the next digest if it has not been")
+    print(f"contradiction {row['contradiction_id']} {row['decision']} by {row['decided_by']}; {after}")
+    return 0
+
+
+def cmd_export_feedback(args, settings: Settings) -> int:
+    from pipeline import triage
+
+    _dsn, conn = _connect(settings)
+    try:
+        lines = triage.feedback_examples(conn)
+    finally:
+        conn.close()
+    out = open(args.output, "w", encoding="utf-8") if args.output else sys.stdout  # noqa: SIM115
+    try:
+        for line in lines:
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    n = sum(len(line["triage"]) for line in lines)
+    print(f"talkwatch: {len(lines)} articles with their triage decisions"
+          + (f" written to {args.output}" if args.output else ""), file=sys.stderr)
+    logger.debug("%s decision mentions exported", n)
     return 0
 
 
@@ -287,7 +345,18 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("contradictions", help="list the contradictions in the warehouse")
     c.add_argument("--format", choices=["table", "jsonl"], default="table")
     c.add_argument("--pending", action="store_true", help="only those not yet alerted")
-    c.set_defaults(func=cmd_contradictions)
+    c.set_defaults(func=cmd_contradictions, triage_verb=None)
+    csub = c.add_subparsers(dest="triage_verb", metavar="{confirm,dismiss}")
+    for verb, what in (("confirm", "an analyst's decision: it is a real contradiction (mailed even under the "
+                                   "confidence threshold)"),
+                       ("dismiss", "an analyst's decision: not a contradiction; never mailed again")):
+        t = csub.add_parser(verb, help=what)
+        t.add_argument("id", type=int, help="the contradiction's id (the digest's 'Contradiction N')")
+        t.add_argument("--note", help="why (at most 2,000 characters)")
+
+    x = sub.add_parser("export-feedback", help="analysts' triage decisions as labelled examples (gold format)")
+    x.add_argument("-o", "--output", help="JSONL file (default stdout)")
+    x.set_defaults(func=cmd_export_feedback)
 
     v = sub.add_parser("eval", help="score extraction and contradiction detection against a gold file")
     v.add_argument("gold", help="gold JSONL (SPEC section 6)")
@@ -324,7 +393,11 @@ def main(argv: list[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     try:
-        return args.func(args, Settings.from_env())
+        try:
+            settings = Settings.from_env()
+        except ValueError as exc:
+            raise CliError(str(exc)) from exc
+        return args.func(args, settings)
     except CliError as exc:
         _err(str(exc))
         return 1

@@ -49,6 +49,7 @@ class NightSummary:
     contradictions_new: int = 0
     evidence_attached: int = 0
     mails_sent: int = 0
+    contradictions_held: int = 0  # unmailed: under the alert threshold (TALKWATCH_ALERT_MIN_CONFIDENCE)
     alert_error: str | None = None
     failing_feeds: list[dict] = field(default_factory=list)
     feed_results: list[dict] = field(default_factory=list)
@@ -234,9 +235,11 @@ def failing_feeds(conn, threshold: int) -> list[dict]:
 
 
 def send_alerts(conn, settings: Settings, *, run_id: int | None = None, failing: list[dict] | None = None):
+    """Hold back the contradictions under the alert threshold, mail the rest (when SMTP is configured)."""
     from pipeline import alerts
 
-    return alerts.send_pending_alerts(conn, settings.smtp, run_id=run_id, failing_feeds=failing or None)
+    return alerts.send_pending_alerts(conn, settings.smtp, min_confidence=settings.alert_min_confidence,
+                                      run_id=run_id, failing_feeds=failing or None)
 
 
 def feeds_health(conn, specs: Iterable) -> list[dict]:
@@ -345,7 +348,9 @@ def run_night(
                 summary.failing_feeds = failing_feeds(conn, settings.failing_feed_threshold)
                 if settings.smtp.configured:
                     progress("sending the alert digest")
-                    res = send_alerts(conn, settings, run_id=summary.run_id, failing=summary.failing_feeds)
+                res = send_alerts(conn, settings, run_id=summary.run_id, failing=summary.failing_feeds)
+                summary.contradictions_held = res.held
+                if settings.smtp.configured:
                     summary.mails_sent = int(bool(res.sent))
                     summary.alert_error = res.error if not res.sent and res.contradiction_ids else None
                 else:

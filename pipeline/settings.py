@@ -31,6 +31,25 @@ def _float(name: str, default: float) -> float:
     return float(raw) if raw else default
 
 
+# The digest mails a contradiction only when its confidence (sql/README.md, "Confidence") is at least this.
+# Chosen by measurement: bench/README.md, "Alerts", says how and from which run.
+DEFAULT_ALERT_MIN_CONFIDENCE = 0.25
+
+
+def parse_confidence(raw: str | float | None, *, name: str, default: float) -> float:
+    """A confidence threshold from text ("0.4"): a number from 0 to 1, rounded to 4 decimals as stored
+    confidences are; empty means DEFAULT. Anything else is a ValueError that names NAME."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a number from 0 to 1, not {raw!r}") from None
+    if not 0.0 <= value <= 1.0:  # NaN fails this too
+        raise ValueError(f"{name} must be a number from 0 to 1, not {raw!r}")
+    return round(value, 4)
+
+
 def default_home() -> Path:
     """Per-user data folder (XDG; /var/lib/talkwatch for root) unless TALKWATCH_HOME says otherwise."""
     if os.environ.get("TALKWATCH_HOME"):
@@ -132,6 +151,8 @@ class Settings:
     # news articles are far shorter; a page of 300k characters is a whole site's text, and parsing it
     # costs about 1 GB: extraction reads the first max_text_chars of a body
     max_text_chars: int = 100_000
+    # contradictions under this confidence are not mailed (they stay in the warehouse, marked low_confidence)
+    alert_min_confidence: float = DEFAULT_ALERT_MIN_CONFIDENCE
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -145,4 +166,8 @@ class Settings:
             n_process=_int("TALKWATCH_N_PROCESS", 1),
             failing_feed_threshold=_int("TALKWATCH_FAILING_FEED_NIGHTS", 3),
             max_text_chars=_int("TALKWATCH_MAX_TEXT_CHARS", 100_000),
+            alert_min_confidence=parse_confidence(
+                os.environ.get("TALKWATCH_ALERT_MIN_CONFIDENCE"), name="TALKWATCH_ALERT_MIN_CONFIDENCE",
+                default=DEFAULT_ALERT_MIN_CONFIDENCE,
+            ),
         )

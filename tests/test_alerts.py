@@ -6,13 +6,14 @@ import email
 import hashlib
 import re
 import socket
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
 
 from pipeline import alerts
+from pipeline import warehouse as wh
 from pipeline.settings import SmtpSettings
 
 HOSTILE = '<script>alert("x")</script><img src=x onerror=alert(1)>'
@@ -204,6 +205,11 @@ def parts(message) -> tuple[str, str]:
     return (message.get_body(("plain",)).get_content(), message.get_body(("html",)).get_content())
 
 
+def expected_message_id(conn, ids: list[int]) -> str:
+    """The Message-ID a digest of IDS from this warehouse carries, sent from talkwatch@example.org."""
+    return alerts.message_id_for(ids, warehouse_id=alerts.warehouse_identity(conn), domain="example.org")
+
+
 # --------------------------------------------------------------------------- tests
 
 
@@ -220,19 +226,19 @@ def test_one_email_with_both_parts_carries_the_seed_story(warehouse, smtp_server
     assert sorted(got["rcpt_tos"]) == ["analyst@example.org", "desk@example.org"]
     msg = got["message"]
     assert msg["Subject"] == "talkwatch: 1 new contradiction — RUS–UKR (1)"
-    assert msg["Message-ID"] == alerts.message_id_for([cid])
+    assert msg["Message-ID"] == expected_message_id(warehouse, [cid])
     text, html_part = parts(msg)
     for body in (text, html_part):
         assert "Maria Zakharova" in body and "Washington Post" in body
         assert "Russian Foreign Ministry" in body
         assert "no such negotiations have happened or are happening" in body
-        assert "denied" in body and "stalled" in body
+        assert "denies" in body and "stalled" in body
         assert "Denial Daily" in body and "Report Herald" in body
-        assert "2024-08-21" in body and "2024-08-20" in body
+        assert "21 August 2024" in body and "20 August 2024" in body
+        assert "carried by 2 outlets since 20 August 2024" in body  # the Washington Post side: two outlets
+        assert "carried by 1 outlet since 21 August 2024" in body
     assert "https://denial.example.org/zakharova" in text
     assert '<a href="https://denial.example.org/zakharova">' in html_part
-    assert "supporting claims: 2" in text  # the Washington Post side has two claims
-    assert "supporting claims: 1" in text
     # recorded once, in the alert row and on the contradiction
     rows = alert_rows(warehouse)
     assert len(rows) == 1
@@ -279,8 +285,8 @@ def test_smtp_down_keeps_pending_then_sends_exactly_once_when_up(warehouse):
     assert up.sent and up.contradiction_ids == [cid]
     assert not again.sent
     assert len(handler.messages) == 1
-    # a retry is recognisable: the Message-ID depends only on the contradictions
-    assert handler.messages[0]["message"]["Message-ID"] == alerts.message_id_for([cid])
+    # a retry is recognisable: the Message-ID depends only on the warehouse and the contradictions
+    assert handler.messages[0]["message"]["Message-ID"] == expected_message_id(warehouse, [cid])
     assert pending_ids(warehouse) == []
 
 
@@ -430,12 +436,248 @@ def test_concurrent_run_skips_locked_contradictions(warehouse, warehouse_dsn, sm
     assert len(handler.messages) == 1
 
 
+WAREHOUSE_ID = "2afa2575-fc68-4f84-92fc-b6e2d0c11159"
+
+
 def test_build_digest_message_id_is_deterministic():
     c = {"contradiction_id": 7, "parties": ["RUS", "UKR"], "topic_family": "ceasefire", "period_key": "now:x",
          "rule": "r", "detected_at": None, "a": None, "b": None, "evidence_a": [], "evidence_b": []}
     d = dict(c, contradiction_id=3)
-    m1 = alerts.build_digest([c, d], run_label="night\r\nBcc: x@example.org")
-    m2 = alerts.build_digest([d, c])
-    assert m1["Message-ID"] == m2["Message-ID"] == alerts.message_id_for([3, 7])
+    m1 = alerts.build_digest([c, d], warehouse_id=WAREHOUSE_ID, domain="example.org",
+                             run_label="night\r\nBcc: x@example.org")
+    m2 = alerts.build_digest([d, c], warehouse_id=WAREHOUSE_ID, domain="example.org")
+    assert m1["Message-ID"] == m2["Message-ID"] == alerts.message_id_for(
+        [3, 7], warehouse_id=WAREHOUSE_ID, domain="example.org")
     assert m1["From"] is None and m1["To"] is None
     assert "\n" not in m1["X-Talkwatch-Run"]
+
+
+# --------------------------------------------------------------------------- the confidence threshold
+
+
+def alert_statuses(conn) -> dict[int, str]:
+    """contradiction_id -> alert_status, as analysts see it (analytics.contradictions)."""
+    with conn.cursor() as cur:
+        cur.execute("select contradiction_id, alert_status from analytics.contradictions order by 1")
+        out = dict(cur.fetchall())
+    conn.commit()
+    return out
+
+
+def test_only_contradictions_at_or_above_the_threshold_are_mailed(warehouse, smtp_server):
+    port, handler = smtp_server
+    two_outlets = seed_story(warehouse)   # the Washington Post's side in two outlets: 0.5 * 0.75 = 0.375
+    one_each = seed_nigeria(warehouse)    # one article a side: 0.25
+
+    result = alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.375)
+
+    assert result.sent and result.contradiction_ids == [two_outlets] and result.held == 1
+    assert handler.messages[0]["message"]["X-Talkwatch-Contradictions"] == str(two_outlets)
+    assert alert_statuses(warehouse) == {two_outlets: "mailed", one_each: "low_confidence"}
+
+
+def test_nothing_at_or_above_the_threshold_sends_no_email_and_marks_them_low_confidence(warehouse, smtp_server):
+    port, handler = smtp_server
+    cid = seed_nigeria(warehouse)
+    result = alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.3)
+    assert not result.sent and result.error is None and result.held == 1
+    assert handler.messages == []
+    assert alert_statuses(warehouse) == {cid: "low_confidence"}
+    assert pending_ids(warehouse) == [cid]  # still unmailed, still in the warehouse
+
+
+def test_holding_back_the_same_night_twice_writes_nothing(warehouse, smtp_server):
+    port, _handler = smtp_server
+    seed_nigeria(warehouse)
+    query = "select * from talkwatch.contradictions order by contradiction_id"
+    alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.3)
+    with warehouse.cursor() as cur:
+        cur.execute(query)
+        first = cur.fetchall()
+        cur.execute("select xmin::text from talkwatch.contradictions")
+        versions = cur.fetchall()
+    warehouse.commit()
+    alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.3)
+    with warehouse.cursor() as cur:
+        cur.execute(query)
+        assert cur.fetchall() == first
+        cur.execute("select xmin::text from talkwatch.contradictions")
+        assert cur.fetchall() == versions  # not even rewritten with the same values
+    warehouse.commit()
+
+
+def test_a_contradiction_lifted_over_the_threshold_by_new_evidence_is_mailed_then_once(warehouse, smtp_server):
+    from test_contradictions import DAY0, Loader
+
+    from pipeline import contradictions as cx
+
+    port, handler = smtp_server
+    load = Loader(warehouse)
+    load.claim("washington-post", "planned", outlet="Global Courier")
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
+    cx.detect(warehouse)
+    night1 = alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.3)
+    assert not night1.sent and night1.held == 1 and handler.messages == []
+
+    # the next night a second outlet carries the denial: 0.75 * 0.5 = 0.375
+    load.claim("maria-zakharova", "denied", outlet="Pravda Wire", published=DAY0 + timedelta(days=1),
+               evidence="Zakharova repeated that there were no talks.")
+    cx.detect(warehouse)
+    night2 = alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.3)
+    night3 = alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.3)
+
+    assert night2.sent and len(night2.contradiction_ids) == 1 and night2.held == 0
+    assert not night3.sent
+    assert len(handler.messages) == 1
+    text, _html = parts(handler.messages[0]["message"])
+    assert "Confidence 0.38" in text
+    assert "as under the alert threshold; new evidence has raised its confidence to 0.38" in text
+    assert alert_statuses(warehouse) == {night2.contradiction_ids[0]: "mailed"}
+
+
+def test_a_lower_threshold_mails_what_a_higher_one_held_back(warehouse, smtp_server):
+    port, handler = smtp_server
+    cid = seed_nigeria(warehouse)
+    assert not alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.5).sent
+    assert alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.25).contradiction_ids == [cid]
+
+
+def test_unscored_claims_rank_as_the_warehouse_counts_them(warehouse):
+    with warehouse.cursor() as cur:
+        cur.execute("select talkwatch.unscored_claim_confidence()")
+        assert cur.fetchone() == (alerts.UNSCORED_CLAIM_CONFIDENCE,)
+    warehouse.commit()
+
+
+# --------------------------------------------------------------------------- triage
+
+
+def test_a_dismissed_contradiction_is_never_mailed_even_when_evidence_grows(warehouse, smtp_server):
+    from pipeline import triage
+
+    port, handler = smtp_server
+    cid = seed_story(warehouse)
+    triage.decide(warehouse, cid, "dismissed", "the report is about another round")
+    rows = Rows(warehouse)
+    rows.n = 300
+    more = rows.claim(parties=["RUS", "UKR"], status="denied", topic="partial_ceasefire", source="Maria Zakharova",
+                      source_key="maria-zakharova", evidence="Zakharova again denied any talks.",
+                      outlet="Third Times", published="2024-08-22")
+    with wh.transaction(warehouse) as cur:
+        cur.execute("insert into talkwatch.contradiction_evidence (contradiction_id, claim_id, side) "
+                    "values (%s, %s, 'a')", (cid, more))
+
+    result = alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.0)
+
+    assert not result.sent and handler.messages == []
+    assert alert_statuses(warehouse) == {cid: "dismissed"}
+
+
+def test_dismissing_a_mailed_contradiction_shows_it_dismissed(warehouse, smtp_server):
+    from pipeline import triage
+
+    port, _handler = smtp_server
+    cid = seed_story(warehouse)
+    assert alerts.send_pending_alerts(warehouse, settings_for(port)).sent
+    triage.decide(warehouse, cid, "dismissed")
+    assert alert_statuses(warehouse) == {cid: "dismissed"}
+
+
+def test_a_confirmed_contradiction_is_mailed_whatever_its_confidence(warehouse, smtp_server):
+    from pipeline import triage
+
+    port, handler = smtp_server
+    cid = seed_nigeria(warehouse)
+    triage.decide(warehouse, cid, "confirmed", "Shekau's video is authentic")
+
+    result = alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.9)
+
+    assert result.contradiction_ids == [cid]
+    text, _html = parts(handler.messages[0]["message"])
+    assert "Confirmed by" in text and "Shekau's video is authentic" in text
+
+
+# --------------------------------------------------------------------------- issue 13.4: Message-IDs
+
+
+def test_two_warehouses_never_send_the_same_message_id(pg_server_dsn, smtp_server):
+    port, handler = smtp_server
+    for _ in range(2):  # two deployments, each migrated from scratch, each with its contradiction #1
+        with wh.scratch_database(pg_server_dsn, prefix="tw_msgid") as dsn:
+            conn = wh.connect(dsn)
+            try:
+                assert seed_story(conn) == 1
+                assert alerts.send_pending_alerts(conn, settings_for(port)).sent
+            finally:
+                conn.close()
+    first, second = (m["message"]["Message-ID"] for m in handler.messages)
+    assert first != second
+    assert first.endswith("@example.org>") and second.endswith("@example.org>")  # the sender's domain
+
+
+def test_message_id_domain_is_the_senders_or_a_fully_qualified_one():
+    assert alerts.message_id_domain("Talkwatch Alerts <alerts@News.Example.org>") == "news.example.org"
+    for bare in ("talkwatch@localhost", "talkwatch", "", None):
+        domain = alerts.message_id_domain(bare)
+        assert "." in domain and not domain.startswith("localhost"), (bare, domain)
+
+
+# --------------------------------------------------------------------------- issue 13.8: an analyst's language
+
+
+def test_the_digest_says_the_contradiction_in_words_with_working_links(warehouse, smtp_server):
+    port, handler = smtp_server
+    cid = seed_story(warehouse)
+    rows = Rows(warehouse)
+    rows.n = 400
+    linkless = rows.claim(parties=["RUS", "UKR"], status="stalled", topic="partial_ceasefire",
+                          source="Washington Post", source_key="washington-post", outlet="Feed Only",
+                          evidence="The Washington Post said the talks were stalled.", published="2024-08-21",
+                          url="urn:talkwatch:0123abcd")
+    with wh.transaction(warehouse) as cur:
+        cur.execute("insert into talkwatch.contradiction_evidence (contradiction_id, claim_id, side) "
+                    "values (%s, %s, 'b')", (cid, linkless))
+
+    assert alerts.send_pending_alerts(warehouse, settings_for(port), run_id=None).sent
+    text, html_part = parts(handler.messages[0]["message"])
+
+    sentence = ("Maria Zakharova (Russian Foreign Ministry) denies the talks on a partial ceasefire that "
+                "Washington Post reports as stalled (unconfirmed) — both about mid-August 2024.")
+    assert f"Contradiction {cid}: {sentence}" in text
+    assert sentence in html_part
+    for code_speak in ("period now:", "now:2024", "rule denied_vs", "denied_vs_stalled", "urn:talkwatch:"):
+        assert code_speak not in text and code_speak not in html_part, code_speak
+    assert "(no web address)" in text  # the feed gave the entry no link: said, not shown as one
+    assert "— Denial Daily, 21 August 2024: https://denial.example.org/zakharova" in text
+    assert f"talkwatch contradictions dismiss {cid}" in text
+
+
+def test_the_digest_names_no_run_number(warehouse, smtp_server):
+    port, handler = smtp_server
+    seed_story(warehouse)
+    run_id = wh.start_run(warehouse, kind="test")
+    assert alerts.send_pending_alerts(warehouse, settings_for(port), run_id=run_id).sent
+    text, html_part = parts(handler.messages[0]["message"])
+    assert f"run {run_id}" not in text and f"run {run_id}" not in html_part
+    assert handler.messages[0]["message"]["X-Talkwatch-Run"] == str(run_id)  # for the machines
+
+
+def test_the_digest_explains_its_confidence_by_outlets_per_side(warehouse, smtp_server):
+    port, handler = smtp_server
+    seed_story(warehouse)
+    assert alerts.send_pending_alerts(warehouse, settings_for(port)).sent
+    text, html_part = parts(handler.messages[0]["message"])
+    why = "Confidence 0.38: denial 0.50 (1 outlet), report 0.75 (2 outlets); both must hold."
+    assert why in text and why in html_part
+    assert "mailed at confidence 0.25 or more" in text
+
+
+def test_each_side_shows_its_strongest_evidence_first(warehouse, smtp_server):
+    port, handler = smtp_server
+    cid = seed_story(warehouse)
+    with wh.transaction(warehouse) as cur:  # the second Washington Post claim is the better read
+        cur.execute("update talkwatch.claims set confidence = 0.95 where evidence = %s", (SEED_WAPO_2,))
+    assert alerts.send_pending_alerts(warehouse, settings_for(port), min_confidence=0.0).contradiction_ids == [cid]
+    text, _html = parts(handler.messages[0]["message"])
+    report = text[text.index("The report:"):]
+    assert report.index(SEED_WAPO_2.replace('"', '"')) < report.index("also 20 August 2024, Report Herald")
