@@ -24,6 +24,7 @@ SMTP_CONN_ID = "smtp_default"
 FEEDS_FILE_VARIABLE = "talkwatch_feeds_file"
 RECIPIENTS_VARIABLE = "talkwatch_alert_recipients"
 OPERATOR_EMAIL_VARIABLE = "talkwatch_operator_email"
+MIN_CONFIDENCE_VARIABLE = "talkwatch_alert_min_confidence"
 
 # The claims table, as an Asset: the ingest DAG announces it, the contradictions DAG is scheduled on it.
 # The URI is an identity (postgres://host/database/schema/table), not a connection string.
@@ -194,6 +195,18 @@ def alert_recipients() -> tuple[str, ...]:
     return _addresses(_variable(RECIPIENTS_VARIABLE, "TALKWATCH_ALERT_TO"))
 
 
+def alert_min_confidence() -> float:
+    """Variable `talkwatch_alert_min_confidence`, else TALKWATCH_ALERT_MIN_CONFIDENCE, else the default:
+    only contradictions at or above it are mailed. Not a number from 0 to 1: ValueError, naming it."""
+    from pipeline.settings import DEFAULT_ALERT_MIN_CONFIDENCE, parse_confidence
+
+    raw = Variable.get(MIN_CONFIDENCE_VARIABLE, default=None)
+    name = f"the Airflow Variable {MIN_CONFIDENCE_VARIABLE}"
+    if raw is None or not str(raw).strip():
+        raw, name = os.environ.get("TALKWATCH_ALERT_MIN_CONFIDENCE"), "TALKWATCH_ALERT_MIN_CONFIDENCE"
+    return parse_confidence(raw, name=name, default=DEFAULT_ALERT_MIN_CONFIDENCE)
+
+
 def smtp_settings(recipients: tuple[str, ...] = ()):
     """SMTP settings from connection `smtp_default`, else from TALKWATCH_SMTP_* (as the CLI does)."""
     from dataclasses import replace
@@ -231,25 +244,10 @@ def notify_operator(context) -> None:
         ]
         if ti is not None and getattr(ti, "log_url", None):
             lines.append(f"Log: {ti.log_url}")
-        _send_plain(smtp, f"[talkwatch] task failed: {what}", "\n".join(lines) + "\n")
+        # the project's one mail path: the digest's SMTP client (verified TLS, cleaned headers)
+        from pipeline.alerts import send_plain
+
+        send_plain(smtp, f"[talkwatch] task failed: {what}", "\n".join(lines) + "\n")
         log.info("mailed the operator (%s) about %s", ", ".join(to), what)
     except Exception:  # noqa: BLE001 - a callback must never mask the task's own failure
         log.exception("could not mail the operator about a failed task")
-
-
-def _send_plain(smtp, subject: str, body: str) -> None:
-    import smtplib
-    from email.message import EmailMessage
-
-    msg = EmailMessage()
-    msg["Subject"] = subject
-    msg["From"] = smtp.mail_from
-    msg["To"] = ", ".join(smtp.recipients)
-    msg.set_content(body)
-    client = smtplib.SMTP_SSL if smtp.use_ssl else smtplib.SMTP
-    with client(smtp.host, smtp.port, timeout=smtp.timeout) as server:
-        if smtp.starttls:
-            server.starttls()
-        if smtp.user:
-            server.login(smtp.user, smtp.password or "")
-        server.send_message(msg)

@@ -18,7 +18,9 @@ for good mails the operator (Variable `talkwatch_operator_email` / env `TALKWATC
 - connection `talkwatch_warehouse` (else env `TALKWATCH_DSN`);
 - connection `smtp_default` (host, port, login/password; extra `from_email`, `disable_ssl`,
   `disable_tls`, `timeout`), else env `TALKWATCH_SMTP_*`;
-- Variable `talkwatch_alert_recipients` (comma separated), else env `TALKWATCH_ALERT_TO`.
+- Variable `talkwatch_alert_recipients` (comma separated), else env `TALKWATCH_ALERT_TO`;
+- Variable `talkwatch_alert_min_confidence` (0-1), else env `TALKWATCH_ALERT_MIN_CONFIDENCE`: only
+  contradictions at or above it are mailed; the rest stay in the warehouse, marked low-confidence.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from airflow.sdk import dag, get_current_context, task
 from talkwatch_common import (
     CLAIMS_ASSET,
     DEFAULT_ARGS,
+    alert_min_confidence,
     alert_recipients,
     notify_operator,
     settings,
@@ -73,7 +76,8 @@ def talkwatch_contradictions():
 
     @task
     def send_alerts(detected: dict) -> dict:
-        """Mail one digest of the pending contradictions; an SMTP error raises so the task retries."""
+        """Mail one digest of the pending contradictions at or above the confidence threshold; an SMTP
+        error raises so the task retries."""
         from dataclasses import replace
 
         from airflow.sdk.exceptions import AirflowFailException
@@ -86,17 +90,22 @@ def talkwatch_contradictions():
                 "alerts are not configured: set the Variable talkwatch_alert_recipients (or "
                 "TALKWATCH_ALERT_TO) and the connection smtp_default; pending contradictions stay pending"
             )
+        try:
+            min_confidence = alert_min_confidence()
+        except ValueError as exc:
+            raise AirflowFailException(str(exc)) from exc
         cfg = settings()
         with warehouse() as conn:
             failing = nightly.failing_feeds(conn, cfg.failing_feed_threshold)
-            res = nightly.send_alerts(conn, replace(cfg, smtp=smtp),
+            res = nightly.send_alerts(conn, replace(cfg, smtp=smtp, alert_min_confidence=min_confidence),
                                       run_id=detected["run_id"], failing=failing)
         if not res.sent and res.error:
             raise RuntimeError(f"alert digest not sent, contradictions stay pending: {res.error}")
         if res.sent:
             log.info("sent %r to %s (%s contradictions)", res.subject, ", ".join(res.recipients),
                      len(res.contradiction_ids))
-        return {"sent": res.sent, "alert_id": res.alert_id, "contradictions": len(res.contradiction_ids)}
+        return {"sent": res.sent, "alert_id": res.alert_id, "contradictions": len(res.contradiction_ids),
+                "held_low_confidence": res.held}
 
     @task
     def refresh_views() -> list[str]:

@@ -303,6 +303,113 @@ def test_failure_callback_mails_the_operator_and_never_raises(common, smtp_serve
     assert len(inbox.messages) == 1
 
 
+def test_alert_threshold_comes_from_the_variable_before_the_environment(common, monkeypatch):
+    from pipeline.settings import DEFAULT_ALERT_MIN_CONFIDENCE
+
+    monkeypatch.delenv("TALKWATCH_ALERT_MIN_CONFIDENCE", raising=False)
+    assert common.alert_min_confidence() == DEFAULT_ALERT_MIN_CONFIDENCE
+    monkeypatch.setenv("TALKWATCH_ALERT_MIN_CONFIDENCE", "0.4")
+    assert common.alert_min_confidence() == 0.4
+    monkeypatch.setenv("AIRFLOW_VAR_TALKWATCH_ALERT_MIN_CONFIDENCE", "0.65")
+    assert common.alert_min_confidence() == 0.65
+
+
+@pytest.mark.parametrize("value", ["high", "1.5", "-0.1", "nan"])
+def test_an_alert_threshold_outside_0_to_1_is_refused_naming_the_variable(common, monkeypatch, value):
+    monkeypatch.setenv("AIRFLOW_VAR_TALKWATCH_ALERT_MIN_CONFIDENCE", value)
+    with pytest.raises(ValueError, match="the Airflow Variable talkwatch_alert_min_confidence must be a number"):
+        common.alert_min_confidence()
+
+
+class _FailedTask:
+    dag_id, task_id, map_index, try_number, log_url = "talkwatch_ingest", "extract_claims", -1, 4, None
+
+
+def _self_signed_certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by itself (no CA anybody trusts), and its key."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "talkwatch test smtp")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = tmp_path / "smtp.crt", tmp_path / "smtp.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    return cert_path, key_path
+
+
+@pytest.fixture
+def starttls_server(tmp_path):
+    """A real SMTP server on 127.0.0.1 that requires STARTTLS, with a self-signed certificate."""
+    import ssl
+
+    from aiosmtpd.controller import Controller
+    from conftest import SmtpInbox
+
+    cert, key = _self_signed_certificate(tmp_path)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    inbox = SmtpInbox()
+    ctl = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
+    ctl.start()
+    yield ctl, inbox, cert
+    ctl.stop()
+
+
+def test_operator_mail_verifies_the_mail_servers_certificate(common, starttls_server, monkeypatch):
+    """Issue 13.11: the failure mail takes the digest's SMTP client, whose STARTTLS checks the certificate."""
+    ctl, inbox, cert = starttls_server
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
+                       f"smtp://127.0.0.1:{ctl.port}?disable_ssl=true&from_email=af%40example.org&timeout=5")
+    monkeypatch.setenv("TALKWATCH_OPERATOR_EMAIL", "ops@example.org")
+
+    common.notify_operator({"ti": _FailedTask(), "exception": RuntimeError("warehouse down")})
+    assert inbox.messages == []  # a certificate nobody vouches for: nothing goes out over that connection
+
+    monkeypatch.setenv("SSL_CERT_FILE", str(cert))  # the operator trusts it
+    common.notify_operator({"ti": _FailedTask(), "exception": RuntimeError("warehouse down")})
+    assert len(inbox.messages) == 1
+
+
+def test_operator_mail_headers_are_cleaned_like_the_digests(common, smtp_server, monkeypatch):
+    """A sender name with a right-to-left override (and a stray line break) gives a clean header, shown not
+    obeyed, and the mail has a Message-ID of the sender's domain, as the digest has."""
+    from urllib.parse import quote
+
+    ctl, inbox = smtp_server
+    sender = quote("\u202eTalkwatch Ops\r\n <af@example.org>", safe="")
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
+                       f"smtp://127.0.0.1:{ctl.port}?disable_ssl=true&disable_tls=true&from_email={sender}")
+    monkeypatch.setenv("TALKWATCH_OPERATOR_EMAIL", "ops@example.org")
+
+    common.notify_operator({"ti": _FailedTask(), "exception": RuntimeError("report \u202egnp.exe")})
+
+    assert len(inbox.messages) == 1
+    rcpt, raw = inbox.messages[0]
+    msg = message_from_bytes(raw, policy=policy.default)
+    assert rcpt == ["ops@example.org"]
+    assert msg["From"].addresses[0].display_name == "[U+202E]Talkwatch Ops"
+    assert msg["From"].addresses[0].addr_spec == "af@example.org"
+    assert "\u202e" not in raw.decode("utf-8", "replace")
+    assert msg["Message-ID"].endswith("@example.org>") and msg["Auto-Submitted"] == "auto-generated"
+    assert "[U+202E]gnp.exe" in msg.get_content()
+
+
 # --------------------------------------------------------------------------- dag.test()
 
 
@@ -386,6 +493,26 @@ def test_contradictions_dag_detects_the_seed_contradiction_and_mails_it_once(
     _run(contradictions, night)  # nothing new: nothing detected, nothing mailed
     assert _content(warehouse_dsn) == before
     assert len(inbox.messages) == 1
+
+
+@pytest.mark.airflow
+@pytest.mark.slow
+def test_contradictions_dag_holds_back_what_is_under_the_variables_threshold(
+    dagbag, airflow_db, airflow_env, warehouse_dsn, httpserver, tmp_path, smtp_server
+):
+    ctl, inbox = smtp_server
+    airflow_env.setenv("AIRFLOW_VAR_TALKWATCH_FEEDS_FILE", str(_feeds_file(httpserver, tmp_path)))
+    airflow_env.setenv("AIRFLOW_VAR_TALKWATCH_ALERT_RECIPIENTS", "analysts@example.org")
+    airflow_env.setenv("AIRFLOW_VAR_TALKWATCH_ALERT_MIN_CONFIDENCE", "0.9")
+    airflow_env.setenv("AIRFLOW_CONN_SMTP_DEFAULT",
+                       f"smtp://127.0.0.1:{ctl.port}?disable_ssl=true&disable_tls=true&from_email=alerts%40example.org")
+    night = NIGHT.add(days=3)
+    _run(dagbag.dags["talkwatch_ingest"], night)
+    _run(dagbag.dags["talkwatch_contradictions"], night)
+
+    assert inbox.messages == []
+    statuses = _query(warehouse_dsn, "select alert_status, alert_held_threshold from analytics.contradictions")
+    assert statuses and set(statuses) == {("low_confidence", 0.9)}
 
 
 @pytest.mark.airflow
