@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.alerts import parties_label, safe_url, show_bidi_controls
+from pipeline.contradictions import alert_status
 
 logger = logging.getLogger(__name__)
 
@@ -105,13 +106,16 @@ select p.parties_key, p.family, c.claim_id, c.parties, c.status, c.topic, c.sour
 _CONTRADICTIONS_SQL = """
 select k.contradiction_id, k.parties, k.parties_key, k.topic_family, k.period_key, k.source_key_a,
        k.source_key_b, k.claim_a_id, k.claim_b_id, k.rule, k.detected_at, k.alerted_at,
+       k.confidence, k.alert_held_threshold, t.decision as triage, t.decided_by as triaged_by,
+       t.note as triage_note,
        count(e.claim_id) filter (where e.side = 'a') as support_a,
        count(e.claim_id) filter (where e.side = 'b') as support_b,
        coalesce(array_agg(e.claim_id) filter (where e.claim_id is not null), '{}') as evidence_ids
   from talkwatch.contradictions k
   left join talkwatch.contradiction_evidence e on e.contradiction_id = k.contradiction_id
+  left join talkwatch.contradiction_triage t on t.contradiction_id = k.contradiction_id
  where %(since)s::timestamptz is null or k.last_evidence_at >= %(since)s::timestamptz
- group by k.contradiction_id
+ group by k.contradiction_id, t.contradiction_id
  order by k.parties_key, k.topic_family, k.contradiction_id
 """
 
@@ -134,6 +138,7 @@ def load_tracks(conn, *, since: datetime | None = None, only_contradicted: bool 
         track = tracks.setdefault(key, Track(key[0], sorted(c["parties"]), key[1]))
         track.claims.append(c)
     for k in contradictions:
+        k["alert_status"] = alert_status(k)
         key = (k["parties_key"], k["topic_family"])
         track = tracks.setdefault(key, Track(key[0], list(k["parties"]), key[1]))
         track.contradictions.append(k)
@@ -314,6 +319,29 @@ def _side_cell(c: dict | None, support: int) -> str:
     )
 
 
+def _alert_cell(k: dict) -> str:
+    """What became of the alert: mailed (when), low confidence (held back, not mailed), dismissed (by whom,
+    why), or pending; a confirmation is said too."""
+    status = k.get("alert_status")
+    if status == "dismissed":
+        note = f'<div class="muted">{_e(k["triage_note"])}</div>' if k.get("triage_note") else ""
+        return f'<td class="alert dismissed">dismissed by {_e(k.get("triaged_by"))}{note}</td>'
+    if status == "mailed":
+        text = f"mailed {_e(_day(k['alerted_at']))}"
+    elif status == "low_confidence":
+        text = (f'low confidence: not mailed <span class="muted">(under {_e(_conf(k.get("alert_held_threshold")))})'
+                "</span>")
+    else:
+        text = "pending"
+    if k.get("triage") == "confirmed":
+        text += f'<div class="muted">confirmed by {_e(k.get("triaged_by"))}</div>'
+    return f'<td class="alert {_e(status)}">{text}</td>'
+
+
+def _conf(value: Any) -> str:
+    return f"{float(value):.2f}" if value is not None else "?"
+
+
 def render_table(track: Track) -> str:
     if not track.contradictions:
         return '<p class="muted">No contradictions on this track.</p>'
@@ -321,17 +349,17 @@ def render_table(track: Track) -> str:
     rows = []
     for k in track.contradictions:
         cid = int(k["contradiction_id"])
-        alerted = _day(k["alerted_at"]) if k.get("alerted_at") else "pending"
         rows.append(
-            f'<tr class="contradiction" data-cid="{cid}"><td>#{cid}</td><td>{_e(k["period_key"])}<br>'
-            f'<span class="muted">{_e(k["rule"])}</span></td>'
+            f'<tr class="contradiction" data-cid="{cid}" data-alert="{_e(k["alert_status"])}"><td>#{cid}</td>'
+            f'<td>{_e(k["period_key"])}<br><span class="muted">{_e(k["rule"])}</span></td>'
             + _side_cell(by_id.get(k["claim_a_id"]), int(k["support_a"] or 0))
             + _side_cell(by_id.get(k["claim_b_id"]), int(k["support_b"] or 0))
-            + f"<td>{_e(_day(k['detected_at']))}</td><td>{_e(alerted)}</td></tr>"
+            + f"<td>{_e(_conf(k.get('confidence')))}</td>"
+            + f"<td>{_e(_day(k['detected_at']))}</td>" + _alert_cell(k) + "</tr>"
         )
     return (
         '<table class="contradictions"><thead><tr><th>#</th><th>period / rule</th><th>side A</th>'
-        "<th>side B</th><th>detected</th><th>alerted</th></tr></thead><tbody>"
+        "<th>side B</th><th>confidence</th><th>detected</th><th>alert</th></tr></thead><tbody>"
         + "".join(rows) + "</tbody></table>"
     )
 
@@ -351,6 +379,7 @@ table.contradictions{border-collapse:collapse;width:100%;margin-top:10px;font-si
 table.contradictions th,table.contradictions td{border:1px solid #ddd;padding:6px;vertical-align:top;text-align:left}
 table.contradictions td:nth-child(3),table.contradictions td:nth-child(4){width:38%}
 tr.contradiction.hl{background:#fff3cd}
+tr.contradiction[data-alert="dismissed"] td{color:#888} td.alert.dismissed{color:#a00}
 blockquote{margin:4px 0;padding-left:8px;border-left:3px solid #aaa;color:#333}
 .st{display:inline-block;padding:0 6px;border-radius:3px;color:#111}
 #tw-filter{padding:4px 8px;width:280px} #tw-index li{margin:2px 0}
@@ -420,7 +449,10 @@ def render_report(conn, *, since: datetime | None = None, only_contradicted: boo
     now = now or datetime.now(timezone.utc)
     n_claims = sum(len(t.claims) for t in tracks)
     n_contra = sum(len(t.contradictions) for t in tracks)
-    pending = sum(1 for t in tracks for k in t.contradictions if not k.get("alerted_at"))
+    statuses = Counter(k["alert_status"] for t in tracks for k in t.contradictions)
+    alerts_said = ", ".join(f"{statuses[s]} {w}" for s, w in (("mailed", "mailed"), ("low_confidence", "low-confidence"),
+                                                             ("dismissed", "dismissed"), ("pending", "pending"))
+                            if statuses[s])
     body = []
     for i, t in enumerate(tracks):
         srcs = sorted({c["source"] for c in t.claims})
@@ -444,8 +476,8 @@ def render_report(conn, *, since: datetime | None = None, only_contradicted: boo
         f"<style>{_CSS}</style></head><body>"
         "<h1>talkwatch — what each source claimed about the talks</h1>"
         f'<p class="muted">Generated {_e(now.strftime("%Y-%m-%d %H:%M UTC"))}{scope}: '
-        f"{_plural(len(tracks), 'track')}, {_plural(n_claims, 'claim')}, {_plural(n_contra, 'contradiction')} "
-        f"({pending} not yet alerted).</p>"
+        f"{_plural(len(tracks), 'track')}, {_plural(n_claims, 'claim')}, {_plural(n_contra, 'contradiction')}"
+        + (f" ({alerts_said})" if alerts_said else "") + ".</p>"
         '<p class="summary"><span id="tw-js-summary">(enable JavaScript for the index)</span></p>'
         '<p><input id="tw-filter" type="search" placeholder="filter tracks by party or source"></p>'
         '<ul id="tw-index"></ul>'

@@ -79,6 +79,32 @@ def test_chart_shows_each_source_statuses_and_the_contradiction(warehouse):
     assert "supporting claims: 2" in rus
 
 
+def _row_of(page: str, cid: int) -> str:
+    start = page.index(f'<tr class="contradiction" data-cid="{cid}"')
+    return page[start:page.index("</tr>", start)]
+
+
+def test_each_contradiction_shows_its_confidence_and_what_became_of_its_alert(warehouse, smtp_server):
+    from test_alerts import settings_for
+
+    from pipeline import alerts, triage
+
+    ctl, _inbox = smtp_server
+    mailed = seed_story(warehouse)            # 0.375
+    held = seed_nigeria(warehouse)            # 0.25
+    alerts.send_pending_alerts(warehouse, settings_for(ctl.port), min_confidence=0.3)
+    page = report.render_report(warehouse)
+    assert "<td>0.38</td>" in _row_of(page, mailed) and "mailed " in _row_of(page, mailed)
+    assert "<td>0.25</td>" in _row_of(page, held)
+    assert 'data-alert="low_confidence"' in _row_of(page, held) and "low confidence: not mailed" in _row_of(page, held)
+    assert "(1 mailed, 1 low-confidence)" in page
+
+    triage.decide(warehouse, held, "dismissed", "<b>not</b> the same truce")
+    row = _row_of(report.render_report(warehouse), held)
+    assert 'data-alert="dismissed"' in row and "dismissed by" in row
+    assert "&lt;b&gt;not&lt;/b&gt; the same truce" in row  # the analyst's note, escaped like everything else
+
+
 def test_every_value_is_escaped(warehouse):
     rows = Rows(warehouse)
     a = rows.claim(parties=["RUS", "UKR"], status="denied", topic="ceasefire", source=HOSTILE,
