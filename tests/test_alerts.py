@@ -184,6 +184,16 @@ def seed_nigeria(conn) -> int:
                               period="now:2014-10-17")
 
 
+# One article a side makes a contradiction of 0.25 (sql/README.md, "Confidence"), under the default
+# threshold: the tests of mailing itself mail at 0.25; the threshold has tests of its own.
+MAIL_AT = 0.25
+
+
+def send_pending(conn, smtp: SmtpSettings, **kw) -> alerts.AlertResult:
+    """send_pending_alerts at MAIL_AT unless the test says otherwise."""
+    return alerts.send_pending_alerts(conn, smtp, **{"min_confidence": MAIL_AT, **kw})
+
+
 def pending_ids(conn) -> list[int]:
     with conn.cursor() as cur:
         cur.execute("select contradiction_id from talkwatch.contradictions where alerted_at is null "
@@ -217,7 +227,7 @@ def test_one_email_with_both_parts_carries_the_seed_story(warehouse, smtp_server
     port, handler = smtp_server
     cid = seed_story(warehouse)
 
-    result = alerts.send_pending_alerts(warehouse, settings_for(port), run_id=None)
+    result = send_pending(warehouse, settings_for(port), run_id=None)
 
     assert result.sent and result.error is None
     assert result.contradiction_ids == [cid]
@@ -249,8 +259,8 @@ def test_one_email_with_both_parts_carries_the_seed_story(warehouse, smtp_server
 def test_second_call_sends_nothing(warehouse, smtp_server):
     port, handler = smtp_server
     seed_story(warehouse)
-    first = alerts.send_pending_alerts(warehouse, settings_for(port))
-    second = alerts.send_pending_alerts(warehouse, settings_for(port))
+    first = send_pending(warehouse, settings_for(port))
+    second = send_pending(warehouse, settings_for(port))
     assert first.sent
     assert not second.sent and second.error is None and second.contradiction_ids == []
     assert len(handler.messages) == 1
@@ -259,7 +269,7 @@ def test_second_call_sends_nothing(warehouse, smtp_server):
 
 def test_nothing_pending_sends_no_email(warehouse, smtp_server):
     port, handler = smtp_server
-    result = alerts.send_pending_alerts(warehouse, settings_for(port))
+    result = send_pending(warehouse, settings_for(port))
     assert not result.sent and result.error is None
     assert handler.messages == []
 
@@ -268,7 +278,7 @@ def test_smtp_down_keeps_pending_then_sends_exactly_once_when_up(warehouse):
     port = free_port()  # nothing listens here yet
     cid = seed_story(warehouse)
 
-    down = alerts.send_pending_alerts(warehouse, settings_for(port))
+    down = send_pending(warehouse, settings_for(port))
 
     assert not down.sent
     assert down.error and "smtp send failed" in down.error
@@ -278,8 +288,8 @@ def test_smtp_down_keeps_pending_then_sends_exactly_once_when_up(warehouse):
 
     controller, handler = start_smtp(port)
     try:
-        up = alerts.send_pending_alerts(warehouse, settings_for(port))
-        again = alerts.send_pending_alerts(warehouse, settings_for(port))
+        up = send_pending(warehouse, settings_for(port))
+        again = send_pending(warehouse, settings_for(port))
     finally:
         controller.stop()
     assert up.sent and up.contradiction_ids == [cid]
@@ -295,7 +305,7 @@ def test_server_refusing_the_message_marks_nothing(warehouse):
     controller, handler = start_smtp(port, refuse=True)
     try:
         cid = seed_story(warehouse)
-        result = alerts.send_pending_alerts(warehouse, settings_for(port))
+        result = send_pending(warehouse, settings_for(port))
     finally:
         controller.stop()
     assert not result.sent and "554" in (result.error or "")
@@ -305,7 +315,7 @@ def test_server_refusing_the_message_marks_nothing(warehouse):
 
 def test_smtp_not_configured_marks_nothing(warehouse):
     cid = seed_story(warehouse)
-    result = alerts.send_pending_alerts(warehouse, SmtpSettings(host=None, recipients=("a@example.org",)))
+    result = send_pending(warehouse, SmtpSettings(host=None, recipients=("a@example.org",)))
     assert not result.sent and result.error == "smtp not configured"
     assert pending_ids(warehouse) == [cid]
 
@@ -321,7 +331,7 @@ def test_hostile_values_are_escaped_in_html_and_absent_from_headers(warehouse, s
                    url='https://ok.example.org/"><script>alert(2)</script>')
     rows.contradiction([a], [b], parties=["RUS", INJECT], source_keys=("evil-source", "plain-source"))
 
-    result = alerts.send_pending_alerts(warehouse, settings_for(port))
+    result = send_pending(warehouse, settings_for(port))
 
     assert result.sent
     got = handler.messages[0]
@@ -356,7 +366,7 @@ def test_bidi_controls_from_feeds_are_shown_not_obeyed_in_every_part(warehouse, 
                    source_key="plain-source", evidence="Talks were held.", outlet="Plain Outlet")
     rows.contradiction([a], [b], parties=["ISR", "HAMAS"], source_keys=("bidi-source", "plain-source"))
 
-    assert alerts.send_pending_alerts(warehouse, settings_for(port)).sent
+    assert send_pending(warehouse, settings_for(port)).sent
     msg = handler.messages[0]["message"]
     text_part, html_part = parts(msg)
     for where, content in (("subject", str(msg["Subject"])), ("text", text_part), ("html", html_part)):
@@ -390,7 +400,7 @@ def test_digest_groups_by_parties_and_subject_counts(warehouse, smtp_server):
     rows.contradiction([a], [b], parties=["RUS", "UKR"], source_keys=("kremlin", "kyiv-independent"),
                        family="humanitarian", rule="no_deal_vs_agreed")
 
-    result = alerts.send_pending_alerts(warehouse, settings_for(port))
+    result = send_pending(warehouse, settings_for(port))
 
     assert result.sent and len(result.contradiction_ids) == 3
     assert len(handler.messages) == 1
@@ -408,7 +418,7 @@ def test_failing_feeds_footer(warehouse, smtp_server):
     seed_story(warehouse)
     failing = [{"url": "https://feeds.example.org/rss", "outlet": "Gone Gazette", "consecutive_failures": 4,
                 "last_error": "HTTP 503", "last_success_at": None}]
-    assert alerts.send_pending_alerts(warehouse, settings_for(port), failing_feeds=failing).sent
+    assert send_pending(warehouse, settings_for(port), failing_feeds=failing).sent
     text, html_part = parts(handler.messages[0]["message"])
     assert "Gone Gazette" in text and "failing 4 nights in a row" in text and "HTTP 503" in text
     assert "failing 4 nights in a row" in html_part
@@ -424,11 +434,11 @@ def test_concurrent_run_skips_locked_contradictions(warehouse, warehouse_dsn, sm
     inner: list[alerts.AlertResult] = []
 
     def send_after_a_concurrent_run(msg, smtp):
-        inner.append(alerts.send_pending_alerts(other, smtp))
+        inner.append(send_pending(other, smtp))
         alerts.smtp_send(msg, smtp)
 
     try:
-        outer = alerts.send_pending_alerts(warehouse, settings_for(port), send=send_after_a_concurrent_run)
+        outer = send_pending(warehouse, settings_for(port), send=send_after_a_concurrent_run)
     finally:
         other.close()
     assert outer.sent
@@ -578,7 +588,7 @@ def test_dismissing_a_mailed_contradiction_shows_it_dismissed(warehouse, smtp_se
 
     port, _handler = smtp_server
     cid = seed_story(warehouse)
-    assert alerts.send_pending_alerts(warehouse, settings_for(port)).sent
+    assert send_pending(warehouse, settings_for(port)).sent
     triage.decide(warehouse, cid, "dismissed")
     assert alert_statuses(warehouse) == {cid: "dismissed"}
 
@@ -607,7 +617,7 @@ def test_two_warehouses_never_send_the_same_message_id(pg_server_dsn, smtp_serve
             conn = wh.connect(dsn)
             try:
                 assert seed_story(conn) == 1
-                assert alerts.send_pending_alerts(conn, settings_for(port)).sent
+                assert send_pending(conn, settings_for(port)).sent
             finally:
                 conn.close()
     first, second = (m["message"]["Message-ID"] for m in handler.messages)
@@ -638,7 +648,7 @@ def test_the_digest_says_the_contradiction_in_words_with_working_links(warehouse
         cur.execute("insert into talkwatch.contradiction_evidence (contradiction_id, claim_id, side) "
                     "values (%s, %s, 'b')", (cid, linkless))
 
-    assert alerts.send_pending_alerts(warehouse, settings_for(port), run_id=None).sent
+    assert send_pending(warehouse, settings_for(port), run_id=None).sent
     text, html_part = parts(handler.messages[0]["message"])
 
     sentence = ("Maria Zakharova (Russian Foreign Ministry) denies the talks on a partial ceasefire that "
@@ -656,7 +666,7 @@ def test_the_digest_names_no_run_number(warehouse, smtp_server):
     port, handler = smtp_server
     seed_story(warehouse)
     run_id = wh.start_run(warehouse, kind="test")
-    assert alerts.send_pending_alerts(warehouse, settings_for(port), run_id=run_id).sent
+    assert send_pending(warehouse, settings_for(port), run_id=run_id).sent
     text, html_part = parts(handler.messages[0]["message"])
     assert f"run {run_id}" not in text and f"run {run_id}" not in html_part
     assert handler.messages[0]["message"]["X-Talkwatch-Run"] == str(run_id)  # for the machines
@@ -665,7 +675,7 @@ def test_the_digest_names_no_run_number(warehouse, smtp_server):
 def test_the_digest_explains_its_confidence_by_outlets_per_side(warehouse, smtp_server):
     port, handler = smtp_server
     seed_story(warehouse)
-    assert alerts.send_pending_alerts(warehouse, settings_for(port)).sent
+    assert send_pending(warehouse, settings_for(port)).sent
     text, html_part = parts(handler.messages[0]["message"])
     why = "Confidence 0.38: denial 0.50 (1 outlet), report 0.75 (2 outlets); both must hold."
     assert why in text and why in html_part

@@ -52,6 +52,9 @@ def _env(warehouse_dsn, smtp, tmp_path):
         TALKWATCH_ALERT_TO="analysts@example.org",
         TALKWATCH_ALERT_FROM="talkwatch@example.org",
         TALKWATCH_FETCH_FULLTEXT="0",
+        # the sample story: one article a side, confidence 0.25 (under the default threshold, which a test
+        # below keeps); the others are about mailing it once
+        TALKWATCH_ALERT_MIN_CONFIDENCE="0.25",
     )
     return env
 
@@ -124,3 +127,25 @@ def test_bad_feeds_file_is_a_clear_error(tmp_path):
     out = _run(["run", "--feeds", str(bad), "--quiet"], env)
     assert out.returncode == 1
     assert "load_feeds" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_at_the_default_threshold_the_sample_story_stays_unmailed_and_marked_low_confidence(
+    warehouse_dsn, served_feeds, smtp_server, tmp_path
+):
+    ctl, inbox = smtp_server
+    env = _env(warehouse_dsn, ctl, tmp_path)
+    del env["TALKWATCH_ALERT_MIN_CONFIDENCE"]
+
+    run = _run(["run", "--feeds", str(served_feeds), "--json"], env)
+    assert run.returncode == 0, run.stderr
+    summary = json.loads(run.stdout)
+    assert summary["contradictions_new"] == 1 and summary["contradictions_held"] == 1
+    assert summary["mails_sent"] == 0 and inbox.messages == []
+    listed = _run(["contradictions"], env)
+    assert "confidence 0.25, low confidence (not mailed)" in listed.stdout
+
+    env["TALKWATCH_ALERT_MIN_CONFIDENCE"] = "not a number"
+    refused = _run(["run", "--feeds", str(served_feeds)], env)
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == ("talkwatch: TALKWATCH_ALERT_MIN_CONFIDENCE must be a number from 0 to 1, "
+                                      "not 'not a number'")
