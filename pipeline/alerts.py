@@ -244,6 +244,7 @@ class Side:
     since: Any                 # publication time of the side's earliest evidence
     confidence: float | None   # the side's confidence (0010_alert_confidence.sql)
     others: list[dict]         # further evidence, earliest first
+    witnesses: int | None = None  # independent witnesses (one sentence in several outlets counts once)
 
 
 def _strength(claim: dict) -> tuple:
@@ -274,7 +275,8 @@ def explain_sides(c: dict) -> list[Side]:
                 outlets.append(name)
         out.append(Side(label=label, claim=strongest, outlets=outlets, since=by_time[0].get("published_at"),
                         confidence=c.get(f"confidence_{side}"),
-                        others=[x for x in by_time if x.get("claim_id") != strongest.get("claim_id")]))
+                        others=[x for x in by_time if x.get("claim_id") != strongest.get("claim_id")],
+                        witnesses=c.get(f"witnesses_{side}")))
     return out
 
 
@@ -284,8 +286,14 @@ def _conf(value: Any) -> str:
 
 def confidence_words(c: dict, sides: list[Side]) -> str:
     """'Confidence 0.56: the denial 0.75 (2 outlets), the report 0.75 (2 outlets); both must hold.'"""
-    parts = [f"{s.label.lower().removeprefix('the ')} {_conf(s.confidence)} ({len(s.outlets)} "
-             f"outlet{'s' if len(s.outlets) != 1 else ''})" for s in sides]
+    def support(s: Side) -> str:
+        n = len(s.outlets)
+        text = f"{n} outlet{'s' if n != 1 else ''}"
+        if s.witnesses is not None and s.witnesses < n:  # wire copy: one sentence in several outlets
+            text += f", {s.witnesses} independent"
+        return text
+
+    parts = [f"{s.label.lower().removeprefix('the ')} {_conf(s.confidence)} ({support(s)})" for s in sides]
     return f"Confidence {_conf(c.get('confidence'))}: " + ", ".join(parts) + "; both must hold."
 
 

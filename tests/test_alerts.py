@@ -691,3 +691,20 @@ def test_each_side_shows_its_strongest_evidence_first(warehouse, smtp_server):
     text, _html = parts(handler.messages[0]["message"])
     report = text[text.index("The report:"):]
     assert report.index(SEED_WAPO_2.replace('"', '"')) < report.index("also 20 August 2024, Report Herald")
+
+
+def test_the_digest_says_when_outlets_printed_one_sentence(warehouse, smtp_server):
+    from test_contradictions import Loader
+
+    from pipeline import contradictions as cx
+
+    port, handler = smtp_server
+    load = Loader(warehouse)
+    wire = "Russia and Ukraine were preparing talks in Qatar, the Washington Post reported."
+    load.claim("washington-post", "planned", outlet="Global Courier", evidence=wire)
+    load.claim("washington-post", "planned", outlet="Kyiv Post", evidence=wire)
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
+    cx.detect(warehouse)
+    assert send_pending(warehouse, settings_for(port)).sent
+    text, _html = parts(handler.messages[0]["message"])
+    assert "Confidence 0.25: denial 0.50 (1 outlet), report 0.50 (2 outlets, 1 independent)" in text
