@@ -362,12 +362,19 @@ def starttls_server(tmp_path):
     import ssl
 
     from aiosmtpd.controller import Controller
-    from conftest import SmtpInbox
+
+    class Inbox:
+        def __init__(self):
+            self.messages: list[tuple[list[str], bytes]] = []
+
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd hook name
+            self.messages.append((list(envelope.rcpt_tos), envelope.content))
+            return "250 OK"
 
     cert, key = _self_signed_certificate(tmp_path)
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     context.load_cert_chain(cert, key)
-    inbox = SmtpInbox()
+    inbox = Inbox()
     ctl = Controller(inbox, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
     ctl.start()
     yield ctl, inbox, cert

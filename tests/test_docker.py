@@ -209,7 +209,8 @@ def test_connections_and_variables_the_dags_read_are_set_by_environment(compose)
     conn_ids = re.findall(r'^(?:WAREHOUSE|SMTP)_CONN_ID = "([a-z_]+)"', common, re.M)
     variables = re.findall(r'^[A-Z_]+_VARIABLE = "([a-z_]+)"', common, re.M)
     assert sorted(conn_ids) == ["smtp_default", "talkwatch_warehouse"]
-    assert sorted(variables) == ["talkwatch_alert_recipients", "talkwatch_feeds_file", "talkwatch_operator_email"]
+    assert sorted(variables) == ["talkwatch_alert_min_confidence", "talkwatch_alert_recipients", "talkwatch_feeds_file",
+                                 "talkwatch_operator_email"]
     for name in AIRFLOW_SERVICES:
         env = _env(compose["services"][name])
         for conn_id in conn_ids:
