@@ -455,7 +455,7 @@ def test_a_second_outlet_on_a_side_raises_the_confidence_when_it_attaches(wareho
 def test_one_sentence_printed_by_two_outlets_is_one_witness(warehouse, load):
     wire = "Russia and Ukraine are preparing talks in Qatar, the Washington Post reported."
     load.claim("washington-post", "planned", outlet="Global Courier", evidence=wire)
-    load.claim("washington-post", "planned", outlet="Kyiv Post", evidence=f"  {wire.upper()} ")
+    load.claim("washington-post", "planned", outlet="Kyiv Post", evidence=wire, published=DAY0 + timedelta(hours=2))
     load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
     cx.detect(warehouse)
     assert _confidence(warehouse) == [(0.25, 0.5, 0.5, 1, 1)]
