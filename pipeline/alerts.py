@@ -635,7 +635,8 @@ def send_pending_alerts(
 ) -> AlertResult:
     """Mail every pending contradiction at or above MIN_CONFIDENCE in one digest, exactly once.
 
-    First the unmailed ones under the threshold are recorded as held back (hold_low_confidence): they stay
+    First the confidences of contradictions whose evidence changed are recomputed, and the unmailed ones
+    under the threshold are recorded as held back (hold_low_confidence): they stay
     in the warehouse, marked low_confidence, and go out with a later digest once new evidence lifts them to
     the threshold. Dismissed ones never go out; confirmed ones go out whatever their confidence.
     The mailable contradictions are locked (`for no key update skip locked`, so a concurrent run skips
@@ -644,13 +645,14 @@ def send_pending_alerts(
     the contradictions stay pending for the next run, and the error is returned, not raised. Nothing
     mailable: no email. SMTP not configured: nothing is sent or marked alerted.
     """
+    from pipeline.contradictions import list_contradictions, refresh_confidence
+
     recipients = [header_safe(r) for r in smtp.recipients]
+    refresh_confidence(conn)  # whatever attached evidence since, the threshold reads current confidences
     held = hold_low_confidence(conn, min_confidence)
     if not smtp.configured:
         return AlertResult(sent=False, recipients=recipients, error="smtp not configured", held=held)
     send = send or smtp_send
-    from pipeline.contradictions import list_contradictions
-
     # read first (list_contradictions commits), then lock what is still mailable; a concurrent run
     # holding some of them makes us skip those, and one that alerted them meanwhile is seen here
     with conn.cursor() as cur:

@@ -210,10 +210,12 @@ def detect_contradictions(conn, *, run_id: int | None = None) -> dict:
     from pipeline import contradictions
 
     res = contradictions.detect(conn, run_id=run_id)
+    changed = contradictions.refresh_confidence(conn)  # the confidence of what gained evidence
     return {
         "claims_checked": res.claims_checked,
         "contradictions_new": len(res.new_contradiction_ids),
         "evidence_attached": res.evidence_attached,
+        "confidence_changed": changed,
     }
 
 

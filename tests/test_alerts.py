@@ -12,7 +12,7 @@ from email import policy
 import pytest
 from aiosmtpd.controller import Controller
 
-from pipeline import alerts
+from pipeline import alerts, contradictions
 from pipeline import warehouse as wh
 from pipeline.settings import SmtpSettings
 
@@ -147,6 +147,7 @@ class Rows:
                         (cid, claim_id, side),
                     )
         self.conn.commit()
+        contradictions.refresh_confidence(self.conn)  # as the nightly job does after detection
         return cid
 
 

@@ -418,7 +418,9 @@ def test_same_story_split_over_nights_is_still_one_contradiction(warehouse, load
 
 
 def _confidence(conn) -> list[tuple]:
-    """(confidence, side a, side b, witnesses a, witnesses b) of each contradiction, oldest first."""
+    """(confidence, side a, side b, witnesses a, witnesses b) of each contradiction, oldest first, once the
+    confidences are refreshed as the nightly job refreshes them after detection."""
+    cx.refresh_confidence(conn)
     with conn.cursor() as cur:
         cur.execute("select confidence, confidence_a, confidence_b, witnesses_a, witnesses_b "
                     "from talkwatch.contradictions order by contradiction_id")
@@ -469,6 +471,22 @@ def test_an_outlet_repeating_a_side_the_next_day_counts_half_a_witness_more(ware
     cx.detect(warehouse)
     # 1 - 0.5 ** 1.5 = 0.6464 for the Washington Post's side
     assert _confidence(warehouse) == [(0.3232, 0.5, 0.6464, 1, 1)]
+
+
+def test_evidence_queues_its_contradiction_and_the_refresh_empties_the_queue(warehouse, load):
+    load.claim("washington-post", "planned", outlet="Global Courier")
+    load.claim("maria-zakharova", "denied", outlet="Eastern Herald")
+    (cid,) = cx.detect(warehouse).new_contradiction_ids
+    with warehouse.cursor() as cur:
+        cur.execute("select contradiction_id from talkwatch.confidence_queue")
+        assert cur.fetchall() == [(cid,)]
+    warehouse.commit()
+    assert cx.refresh_confidence(warehouse) == 1
+    assert cx.refresh_confidence(warehouse) == 0  # nothing queued: nothing recomputed
+    with warehouse.cursor() as cur:
+        cur.execute("select count(*) from talkwatch.confidence_queue")
+        assert cur.fetchone() == (0,)
+    warehouse.commit()
 
 
 def test_more_evidence_never_lowers_the_confidence(warehouse, load):

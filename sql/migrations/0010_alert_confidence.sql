@@ -13,8 +13,12 @@
 --              w = 1 - (1 - max p) ^ (1 + 0.5 * least(days - 1, 2));
 --   side       believed unless every witness is wrong: s = 1 - prod(1 - w);
 --   contradiction  both sides must be right: confidence = s_a * s_b, rounded to 4 decimals.
--- Attaching evidence never lowers a confidence. A statement trigger on contradiction_evidence recomputes the
--- confidence of every contradiction whose evidence a statement adds or changes, whatever writes it.
+-- Attaching evidence never lowers a confidence. A statement trigger on contradiction_evidence queues every
+-- contradiction whose evidence a statement adds or changes, whatever writes it (talkwatch.confidence_queue);
+-- talkwatch.refresh_queued_confidence() recomputes the queued ones and empties the queue. The nightly job
+-- calls it right after detection, and the alert run before it decides what to mail. It is a step of its
+-- own, as detection_queue is for detection: recomputing inside detection's transaction doubled the
+-- detection of a busy night (bench/README.md).
 
 alter table talkwatch.claims
     add column confidence real check (confidence >= 0 and confidence <= 1);
@@ -93,10 +97,20 @@ changed as (
 select count(*) from changed
 $$;
 
-create function talkwatch.refresh_confidence_of_new_evidence() returns trigger
+-- the contradictions whose evidence changed since their confidence was computed
+create table talkwatch.confidence_queue (
+    contradiction_id  bigint primary key,   -- a talkwatch.contradictions row; removed when its confidence is recomputed
+    queued_at         timestamptz not null default now()
+);
+comment on table talkwatch.confidence_queue is
+    'Contradictions whose evidence changed since their confidence was computed (filled by a trigger on contradiction_evidence, emptied by talkwatch.refresh_queued_confidence()).';
+
+create function talkwatch.queue_confidence_of_new_evidence() returns trigger
 language plpgsql as $$
 begin
-    perform talkwatch.refresh_contradiction_confidence(array(select distinct contradiction_id from new_evidence));
+    insert into talkwatch.confidence_queue (contradiction_id)
+    select distinct n.contradiction_id from new_evidence n
+    on conflict (contradiction_id) do nothing;
     return null;
 end
 $$;
@@ -104,11 +118,30 @@ $$;
 create trigger contradiction_evidence_confidence_on_insert
     after insert on talkwatch.contradiction_evidence
     referencing new table as new_evidence
-    for each statement execute function talkwatch.refresh_confidence_of_new_evidence();
+    for each statement execute function talkwatch.queue_confidence_of_new_evidence();
 create trigger contradiction_evidence_confidence_on_update
     after update on talkwatch.contradiction_evidence
     referencing new table as new_evidence
-    for each statement execute function talkwatch.refresh_confidence_of_new_evidence();
+    for each statement execute function talkwatch.queue_confidence_of_new_evidence();
+
+-- recompute the queued contradictions and take them off the queue, in the caller's transaction (a failure
+-- leaves the queue as it was; evidence attached meanwhile queues its contradiction again); returns how many
+-- confidences changed
+create function talkwatch.refresh_queued_confidence() returns bigint
+language plpgsql as $$
+declare
+    ids bigint[];
+begin
+    with taken as (
+        delete from talkwatch.confidence_queue returning contradiction_id
+    )
+    select array_agg(contradiction_id) into ids from taken;
+    if ids is null then
+        return 0;
+    end if;
+    return talkwatch.refresh_contradiction_confidence(ids);
+end
+$$;
 
 -- the contradictions stored before this migration
 select talkwatch.refresh_contradiction_confidence(null);
