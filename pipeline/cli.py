@@ -68,6 +68,16 @@ def _connect(settings: Settings):
         raise CliError(f"warehouse: {exc}") from exc
 
 
+def _connect_readonly(settings: Settings):
+    """For the commands that only read: a READ ONLY session, no migration, no lock taken."""
+    from pipeline import warehouse as wh
+
+    try:
+        return wh.connect_readonly(settings)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise CliError(f"warehouse: {exc}") from exc
+
+
 # --------------------------------------------------------------------------- commands
 
 
@@ -165,7 +175,7 @@ def cmd_extract(args, settings: Settings) -> int:
 def cmd_contradictions(args, settings: Settings) -> int:
     from pipeline import contradictions
 
-    _dsn, conn = _connect(settings)
+    _dsn, conn = _connect_readonly(settings)
     try:
         rows = contradictions.list_contradictions(conn, only_pending=args.pending)
     finally:
@@ -201,7 +211,7 @@ def cmd_feeds(args, settings: Settings) -> int:
         config = nightly.load_feeds_config(args.feeds)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from exc
-    _dsn, conn = _connect(settings)
+    _dsn, conn = _connect_readonly(settings)
     try:
         rows = nightly.feeds_health(conn, config.feeds)
     finally:
@@ -236,27 +246,67 @@ def cmd_db(args, settings: Settings) -> int:
         except Exception as exc:  # noqa: BLE001
             raise CliError(f"warehouse: {exc}") from exc
         return 0
+    if args.db_command == "counts":
+        _dsn, conn = _connect_readonly(settings)
+        try:
+            for k, v in wh.table_counts(conn).items():
+                print(f"{k:24} {v}")
+        finally:
+            conn.close()
+        return 0
+    if args.db_command == "migrate":
+        return _migrate(settings)
     _dsn, conn = _connect(settings)
     try:
-        if args.db_command == "migrate":
-            print("warehouse is migrated; analyst views recreated")
-        elif args.db_command == "grant-analyst":
+        if args.db_command == "grant-analyst":
             from pipeline import roles
 
             roles.grant_analyst(conn, args.name, args.password)
             print(f"analyst login {args.name!r} can now read schema analytics")
-        elif args.db_command == "counts":
-            for k, v in wh.table_counts(conn).items():
-                print(f"{k:24} {v}")
     finally:
         conn.close()
+    return 0
+
+
+def _migrate(settings: Settings) -> int:
+    """`talkwatch db migrate`: apply what is pending and say what changed."""
+    from pipeline import warehouse as wh
+
+    try:
+        dsn = wh.resolve_dsn(settings)
+        conn = wh.connect(dsn)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise CliError(f"warehouse: {exc}") from exc
+    try:
+        result = wh.migrate_schema(conn, lock_timeout=settings.lock_timeout)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise CliError(f"warehouse: {exc}") from exc
+    finally:
+        conn.close()
+    if not result.changed and not result.views_blocked:
+        print("warehouse is up to date: nothing to apply, analyst views unchanged")
+        return 0
+    for name in result.applied:
+        print(f"applied migration {name}")
+    for name in result.views_created:
+        print(f"analyst view {name} created or replaced")
+    for name in result.views_dropped:
+        print(f"analyst view {name} dropped (its file is gone)")
+    for name in result.dependants_recreated:
+        print(f"view {name} rebuilt: it depends on an analyst view that had to be dropped and recreated")
+    for what in result.dependants_dropped:
+        print(f"DROPPED {_shown(what)}")
+    if result.temp_revoked:
+        print("TEMPORARY on the database taken from PUBLIC (analysts cannot create temporary tables)")
+    if result.views_blocked:
+        raise CliError(result.views_blocked)
     return 0
 
 
 def cmd_report(args, settings: Settings) -> int:
     from pipeline import report
 
-    _dsn, conn = _connect(settings)
+    _dsn, conn = _connect_readonly(settings)
     try:
         report.write_report(conn, Path(args.output))
     finally:
@@ -303,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="warehouse administration")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("dsn", help="print a DSN that psql accepts")
-    dsub.add_parser("migrate", help="apply migrations and recreate the analyst views")
+    dsub.add_parser("migrate", help="apply pending migrations; create the analyst views that changed")
     dsub.add_parser("counts", help="row counts of the core tables")
     dsub.add_parser("stop", help="stop the embedded PostgreSQL server (its data stays; the next command restarts it)")
     g = dsub.add_parser("grant-analyst", help="create a read-only analyst login")

@@ -309,7 +309,7 @@ def run_night(
     except Exception as exc:
         raise StepError("connect_warehouse", exc) from exc
     try:
-        with wh.run_lock(conn, wait=wait_for_lock) as got:
+        with wh.run_lock(dsn, wait=wait_for_lock) as got:
             if not got:
                 raise RunInProgress(
                     "another talkwatch run is in progress on this warehouse (run lock held); "

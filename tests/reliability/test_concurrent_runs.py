@@ -14,9 +14,11 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 
 def _lock_waiters(dsn: str) -> int:
+    """Sessions waiting for the run lock (a row lock of talkwatch.pipeline_locks, taken by a session of its own)."""
     dbname = psycopg2.extensions.parse_dsn(dsn)["dbname"]
     return query(dsn, "select count(*) from pg_locks l join pg_stat_activity a using (pid) "
-                      "where l.locktype = 'advisory' and not l.granted and a.datname = %s", (dbname,))[0][0]
+                      "where not l.granted and a.datname = %s and a.application_name = 'talkwatch-lock'",
+                 (dbname,))[0][0]
 
 
 @pytest.fixture(scope="module")
