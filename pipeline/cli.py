@@ -14,6 +14,9 @@ from pipeline.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+EXIT_NOT_RUNNING = 3  # `talkwatch db status`: the warehouse is not running (as `pg_ctl status`)
+
+
 class CliError(Exception):
     """A user-facing error: printed without a traceback, exit status 1."""
 
@@ -237,9 +240,14 @@ def cmd_db(args, settings: Settings) -> int:
 
         if settings.dsn:
             raise CliError("TALKWATCH_DSN is set: the warehouse is not the embedded server, nothing to stop")
-        stopped = embedded.stop(settings.home)
+        try:
+            stopped = embedded.stop(settings.home)
+        except embedded.EmbeddedError as exc:
+            raise CliError(str(exc)) from exc
         print(f"embedded PostgreSQL under {settings.home} " + ("stopped" if stopped else "was not running"))
         return 0
+    if args.db_command == "status":
+        return _db_status(settings)
     if args.db_command == "dsn":
         try:
             print(wh.resolve_dsn(settings))
@@ -266,6 +274,34 @@ def cmd_db(args, settings: Settings) -> int:
     finally:
         conn.close()
     return 0
+
+
+def _db_status(settings: Settings) -> int:
+    """`talkwatch db status`: is the warehouse up? 0 when it is, 3 when not (as `pg_ctl status`)."""
+    if settings.dsn:
+        import psycopg2
+
+        from pipeline import warehouse as wh
+
+        try:
+            conn = wh.connect(settings.dsn)
+        except psycopg2.OperationalError as exc:
+            print(f"warehouse (TALKWATCH_DSN): not reachable: {_shown(str(exc).strip())}")
+            return EXIT_NOT_RUNNING
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select current_setting('server_version'), current_database(), current_user")
+                version, database, user = cur.fetchone()
+        finally:
+            conn.close()
+        print(f"warehouse (TALKWATCH_DSN): PostgreSQL {version}, accepting connections "
+              f"(database {database}, user {user})")
+        return 0
+    from pipeline import embedded
+
+    state = embedded.status(settings.home)
+    print(state.describe())
+    return 0 if state.running else EXIT_NOT_RUNNING
 
 
 def _migrate(settings: Settings) -> int:
@@ -356,6 +392,7 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("migrate", help="apply pending migrations; create the analyst views that changed")
     dsub.add_parser("counts", help="row counts of the core tables")
     dsub.add_parser("stop", help="stop the embedded PostgreSQL server (its data stays; the next command restarts it)")
+    dsub.add_parser("status", help="is the warehouse running? exit status 0 when it is, 3 when it is not")
     g = dsub.add_parser("grant-analyst", help="create a read-only analyst login")
     g.add_argument("name")
     g.add_argument("--password", help="login password (default: none; trust/peer auth)")
