@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -14,11 +15,26 @@ from pipeline.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+# Exit statuses (README "Exit status"); `talkwatch run --json` prints the same as "exit_code" with a "status"
+EXIT_OK = 0
+EXIT_ERROR = 1  # an error, printed on stderr: a step of the night failed, the warehouse unreachable, bad input
+EXIT_USAGE = 2  # the command line itself is wrong (argparse)
 EXIT_NOT_RUNNING = 3  # `talkwatch db status`: the warehouse is not running (as `pg_ctl status`)
+EXIT_RUN_IN_PROGRESS = 4  # `talkwatch run`: another run holds the run lock; this one did nothing
+EXIT_FEEDS_FAILED = 5  # `talkwatch run`: the night ran, but every feed failed: nothing new was read
+EXIT_ALERT_FAILED = 6  # `talkwatch run`: the night ran, but the digest was not sent (its contradictions stay pending)
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); 143 for SIGTERM; the run is recorded as failed
+EXIT_TERMINATED = 143
+
+_NIGHT_EXIT = {"ok": EXIT_OK, "feeds_failed": EXIT_FEEDS_FAILED, "alert_failed": EXIT_ALERT_FAILED}
 
 
 class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit status 1."""
+    """A user-facing error: printed without a traceback, exit status 1 (or the one given)."""
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_ERROR):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _err(msg: str) -> None:
@@ -84,20 +100,48 @@ def _connect_readonly(settings: Settings):
 # --------------------------------------------------------------------------- commands
 
 
+def _on_sigterm(_signum, _frame) -> None:
+    from pipeline import nightly
+
+    raise nightly.Terminated()
+
+
+def _run_failed(args, status: str, code: int, message: str, run_id: int | None = None) -> int:
+    """A night that did not run to its end: the message on stderr, and with --json the status on stdout."""
+    _err(message)
+    if args.json:
+        print(json.dumps({"run_id": run_id, "status": status, "exit_code": code, "error": message}))
+    return code
+
+
 def cmd_run(args, settings: Settings) -> int:
     from pipeline import nightly
 
     progress = _progress(args.quiet)
+    try:  # SIGTERM (systemd, `timeout`) records the run as Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         summary = nightly.run_night(settings, args.feeds, progress=progress, wait_for_lock=args.wait)
     except nightly.RunInProgress as exc:
-        raise CliError(str(exc)) from exc
+        return _run_failed(args, "run_in_progress", EXIT_RUN_IN_PROGRESS, str(exc))
     except nightly.StepError as exc:
-        raise CliError(str(exc)) from exc
+        return _run_failed(args, "failed", EXIT_ERROR, str(exc), exc.run_id)
+    except nightly.Terminated:
+        return _run_failed(args, "interrupted", EXIT_TERMINATED, "terminated (SIGTERM)")
+    except KeyboardInterrupt:
+        return _run_failed(args, "interrupted", EXIT_INTERRUPTED, "interrupted")
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    code = _NIGHT_EXIT[summary.status]
     if args.json:
-        print(json.dumps(summary.as_dict(), default=str))
-        return 0
-    print(f"talkwatch run #{summary.run_id} finished")
+        print(json.dumps({**summary.as_dict(), "exit_code": code}, default=str))
+        if code != EXIT_OK:
+            _err(f"the night failed: {_NIGHT_WORDS[summary.status]} (exit status {code})")
+        return code
+    print(f"talkwatch run #{summary.run_id} finished" + ("" if code == EXIT_OK else f" — {_NIGHT_WORDS[summary.status]}"))
     print(f"  feeds:               {summary.feeds} ({summary.feeds_failed} failed)")
     print(f"  new articles:        {summary.articles_new} (of {summary.entries_seen} entries)")
     print(f"  articles extracted:  {summary.articles_extracted}" +
@@ -122,8 +166,15 @@ def cmd_run(args, settings: Settings) -> int:
             conn.close()
         print("\nContradictions found:")
         _print_table(rows)
-    return 0
+    if code != EXIT_OK:
+        _err(f"the night failed: {_NIGHT_WORDS[summary.status]} (exit status {code})")
+    return code
 
+
+_NIGHT_WORDS = {
+    "feeds_failed": "every feed failed, nothing new was read",
+    "alert_failed": "the alert digest could not be sent; its contradictions stay pending",
+}
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
@@ -414,10 +465,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, Settings.from_env())
     except CliError as exc:
         _err(str(exc))
-        return 1
+        return exc.exit_code
     except KeyboardInterrupt:
         _err("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":
