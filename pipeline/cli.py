@@ -322,9 +322,60 @@ def cmd_db(args, settings: Settings) -> int:
 
             roles.grant_analyst(conn, args.name, args.password)
             print(f"analyst login {args.name!r} can now read schema analytics")
+            print(_password_note(settings, conn, args.name, args.password))
     finally:
         conn.close()
     return 0
+
+
+def _socket_access(folder: Path | None) -> str:
+    """Who can open the folder of a Unix socket, in words."""
+    import pwd
+    import stat
+
+    if folder is None:
+        return "?"
+    try:
+        info = folder.stat()
+    except OSError:
+        return f"{folder}: not readable here"
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077 == 0:
+        return f"the system user {owner} and root only: the folder's mode is {mode:o}"
+    return f"the system user {owner}, root, and other local users: the folder's mode is {mode:o}"
+
+
+def _password_note(settings: Settings, conn, name: str, password: str | None) -> str:
+    """What a login's password protects on this warehouse (issue 13: not always what an operator assumes)."""
+    from pipeline import roles
+
+    stored = "The password was stored; it" if password is not None else "A password (--password) would be stored, and"
+    if not settings.dsn:
+        from pipeline import embedded
+
+        socket_dir = embedded.status(settings.home).socket_dir
+        return (
+            f"note: this warehouse is the embedded PostgreSQL server. It accepts connections only on its Unix "
+            f"socket, in {socket_dir}, and trusts every one of them (trust authentication): whoever can open that "
+            f"folder ({_socket_access(socket_dir)}) logs in as any role, {name!r} or the superuser postgres, with "
+            f"any password or none. {stored} is checked only if this data is served by a server with password "
+            f"authentication; here it protects nothing, and the read-only limits bind only someone who chooses "
+            f"to log in as {name!r}. For analysts whose login must be enforced, put the warehouse on a PostgreSQL "
+            f"server with password (scram-sha-256) authentication and set TALKWATCH_DSN."
+        )
+    rules = roles.trust_rules(conn)
+    if rules is None:
+        return ("note: the server checks the password only for connections its pg_hba.conf gives a password "
+                "method (scram-sha-256, md5, password); for trust or peer lines it is not asked for.")
+    if not rules:
+        return "note: the server's pg_hba.conf trusts no connection: the password is asked for wherever it applies."
+    return (f"note: the server's pg_hba.conf lets these connections in without checking any password: "
+            f"{'; '.join(rules)}. Over them, anyone can log in as any role, {name!r} or a superuser: the password "
+            f"protects only the connections its other lines cover.")
 
 
 def _db_status(settings: Settings) -> int:
@@ -446,7 +497,8 @@ def build_parser() -> argparse.ArgumentParser:
     dsub.add_parser("status", help="is the warehouse running? exit status 0 when it is, 3 when it is not")
     g = dsub.add_parser("grant-analyst", help="create a read-only analyst login")
     g.add_argument("name")
-    g.add_argument("--password", help="login password (default: none; trust/peer auth)")
+    g.add_argument("--password", help="login password (default: none); the command says what it protects on "
+                                      "this server (nothing on the embedded one, which trusts its socket)")
     d.set_defaults(func=cmd_db)
 
     rp = sub.add_parser("report", help="write a self-contained HTML report")

@@ -53,8 +53,26 @@ def start(home: Path, *, cleanup_mode: str | None = None):
         if "suitable socket path" in str(exc):
             raise EmbeddedError(_socket_hint(data_dir(home))) from exc
         raise
+    _private_socket_dir(server, data_dir(home))
     logger.info("embedded PostgreSQL running from %s", data_dir(home))
     return server
+
+
+def _private_socket_dir(server, pgdata: Path) -> None:
+    """A socket folder outside the data folder is opened to everyone by the wheel (mode 777, so that the
+    server's own system user can write its socket there when we are root); with trust authentication
+    that would let every local user in as any role. Give it the data folder's privacy: the server's
+    user only (and root)."""
+    socket_dir = server.get_postmaster_info().socket_dir
+    if socket_dir is None or socket_dir.resolve() == pgdata.resolve():
+        return
+    user = _system_user()
+    if user is not None:
+        import pwd
+
+        entry = pwd.getpwnam(user)
+        os.chown(socket_dir, entry.pw_uid, entry.pw_gid)
+    socket_dir.chmod(0o700)
 
 
 def _runtime_dir(home: Path) -> None:

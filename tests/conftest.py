@@ -106,6 +106,21 @@ def warehouse(warehouse_dsn):
     conn.close()
 
 
+@pytest.fixture
+def embedded_home():
+    """A TALKWATCH_HOME of its own for a test that starts the embedded server (under /tmp: as root the wheel
+    opens every parent folder to its system user); the server is stopped and the folder removed after."""
+    import shutil
+
+    from pipeline import embedded
+
+    path = Path(tempfile.mkdtemp(prefix="tw-home-", dir="/tmp"))
+    yield path / "home"
+    if embedded.running(path / "home"):
+        embedded.stop(path / "home")
+    shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture(scope="session")
 def shared_dir():
     if not SHARED.is_dir():

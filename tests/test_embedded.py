@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import psutil
@@ -31,14 +29,8 @@ def _cli(home: Path, *args: str, env: dict[str, str] | None = None) -> subproces
 
 
 @pytest.fixture
-def home():
-    """A TALKWATCH_HOME of its own (under /tmp: as root the wheel opens every parent folder to its user);
-    whatever server it started is stopped and its folder removed."""
-    path = Path(tempfile.mkdtemp(prefix="tw-home-", dir="/tmp"))
-    yield path / "home"
-    if embedded.running(path / "home"):
-        embedded.stop(path / "home")
-    shutil.rmtree(path, ignore_errors=True)
+def home(embedded_home):
+    return embedded_home
 
 
 def _start_and_kill(home: Path) -> int:
@@ -102,6 +94,7 @@ def test_a_long_talkwatch_home_gets_a_socket_that_fits(home):
         assert out.returncode == 0, out.stderr
         socket_dir = Path(out.stdout.strip().split("host=", 1)[1])
         assert len(os.fsencode(socket_dir / ".s.PGSQL.5432")) <= 107
+        assert socket_dir.stat().st_mode & 0o077 == 0  # as private as the data folder: trust auth behind it
         migrated = _cli(long_home, "db", "migrate", env=env)
         assert migrated.returncode == 0, migrated.stderr
     finally:

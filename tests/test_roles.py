@@ -462,3 +462,46 @@ def test_a_migration_that_waits_for_an_analyst_fails_naming_the_analyst(warehous
     assert message.startswith("applying migration 9999_widen_claims.sql: no lock within 0.2 s"), message
     assert f"{name} (pid " in message and "idle in transaction" in message
     assert wh.migrate(warehouse, sql_dir) == ["9999_widen_claims.sql"]  # nothing half-done: it applies later
+
+
+# --------------------------------------------------------------------------- what a password protects
+
+
+def _grant_cli(env: dict[str, str], *args: str):
+    import os
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("TALKWATCH_")}
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", "db", "grant-analyst", *args],
+                          capture_output=True, text=True, env=full, timeout=120, cwd=wh.SQL_DIR.parent)
+
+
+def test_grant_analyst_on_the_embedded_server_says_the_password_protects_nothing(embedded_home):
+    from pipeline import embedded
+
+    name = f"tw_analyst_{uuid.uuid4().hex[:8]}"
+    out = _grant_cli({"TALKWATCH_HOME": str(embedded_home)}, name, "--password", PASSWORD)
+    assert out.returncode == 0, out.stderr
+    note = " ".join(out.stdout.split())
+    assert "trusts every one of them (trust authentication)" in note, note
+    assert f"logs in as any role, {name!r} or the superuser postgres, with any password or none" in note
+    assert "here it protects nothing" in note and "TALKWATCH_DSN" in note
+    server = embedded.status(embedded_home)
+    assert f"in {server.socket_dir}," in note and "the folder's mode is 700" in note
+    # and it is true: a wrong password lets the analyst in, and no password the superuser
+    dsn = f"host={server.socket_dir} dbname=talkwatch"
+    psycopg2.connect(f"{dsn} user={name} password=wrong").close()
+    psycopg2.connect(f"{dsn} user=postgres").close()
+
+
+def test_grant_analyst_names_the_trust_lines_of_a_servers_pg_hba(warehouse, warehouse_dsn, login):
+    name = login()
+    rules = roles.trust_rules(warehouse)
+    if not rules:
+        pytest.skip("the test server trusts no connection")
+    out = _grant_cli({"TALKWATCH_DSN": warehouse_dsn}, name, "--password", PASSWORD)
+    assert out.returncode == 0, out.stderr
+    note = " ".join(out.stdout.split())
+    assert "lets these connections in without checking any password: " + "; ".join(rules) in note, note
