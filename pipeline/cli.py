@@ -38,13 +38,13 @@ class CliError(Exception):
 
 
 def _err(msg: str) -> None:
-    print(f"talkwatch: {msg}", file=sys.stderr)
+    print(f"talkwatch: {_shown(msg)}", file=sys.stderr)
 
 
 def _progress(quiet: bool):
     def show(msg: str) -> None:
         if not quiet:
-            print(f"· {msg}", file=sys.stderr, flush=True)
+            print(f"· {_shown(msg)}", file=sys.stderr, flush=True)
 
     return show
 
@@ -151,10 +151,10 @@ def cmd_run(args, settings: Settings) -> int:
     print(f"  claims:              {summary.claims}")
     print(f"  new contradictions:  {summary.contradictions_new} ({summary.evidence_attached} evidence links)")
     print(f"  mails sent:          {summary.mails_sent}" +
-          (f"  [{summary.alert_error}]" if summary.alert_error else ""))
+          (f"  [{_shown(summary.alert_error)}]" if summary.alert_error else ""))
     for f in summary.failing_feeds:
-        print(f"  ! feed failing {f['consecutive_failures']} nights in a row: {f['outlet']} <{f['url']}>: "
-              f"{_shown(f['last_error'])}")
+        print(f"  ! feed failing {f['consecutive_failures']} nights in a row: {_shown(f['outlet'])} "
+              f"<{_shown(f['url'])}>: {_shown(f['last_error'])}")
     if summary.contradictions_new:
         from pipeline import contradictions
         from pipeline import warehouse as wh
@@ -177,13 +177,25 @@ _NIGHT_WORDS = {
 }
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BIDI_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")  # as pipeline.alerts.show_bidi_controls
 
 
 def _shown(value: object) -> str:
     """Feed text for the terminal on one line: line breaks and tabs as spaces, other control characters
-    (ANSI escapes, BEL, NUL…) written as \\xNN, never sent to the terminal."""
+    (ANSI escapes, BEL, NUL…) written as \\xNN, never sent to the terminal; bidi embeddings, overrides
+    and isolates written as [U+202E], as the digest and the report show them, so that a feed's title
+    cannot reverse the rest of the line."""
+    from pipeline.alerts import show_bidi_controls
+
     text = re.sub(r"[\t\n\r]+", " ", "" if value is None else str(value))
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return show_bidi_controls(_CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def _json_line(value: object) -> str:
+    """One JSON line with non-ASCII text kept readable, but bidi controls escaped (\\u202e: the same
+    string to a JSON reader, inert in a terminal)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return _BIDI_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _claim_line(c: dict) -> str:
@@ -197,7 +209,8 @@ def _print_table(rows: list[dict]) -> None:
         return
     for r in rows:
         parties = "–".join(r["parties"])
-        print(f"#{r['contradiction_id']} {parties} [{r['topic_family']}] {r['rule']}  detected {str(r['detected_at'])[:19]}")
+        print(f"#{r['contradiction_id']} {_shown(parties)} [{r['topic_family']}] {r['rule']}  "
+              f"detected {str(r['detected_at'])[:19]}")
         print(f"   A: {_claim_line(r['a'])}  (+{len(r['evidence_a']) - 1} more)")
         print(f"      “{_shown(r['a']['evidence'])}”")
         print(f"   B: {_claim_line(r['b'])}  (+{len(r['evidence_b']) - 1} more)")
@@ -216,8 +229,7 @@ def cmd_extract(args, settings: Settings) -> int:
             articles, nlp=nlp, batch_size=args.batch_size, n_process=args.n_process
         ):
             for c in claims:
-                out.write(json.dumps({"article_id": article.id, "article_url": article.url, **c.to_dict()},
-                                     ensure_ascii=False) + "\n")
+                out.write(_json_line({"article_id": article.id, "article_url": article.url, **c.to_dict()}) + "\n")
                 n += 1
     finally:
         if out is not sys.stdout:
@@ -236,7 +248,7 @@ def cmd_contradictions(args, settings: Settings) -> int:
         conn.close()
     if args.format == "jsonl":
         for r in rows:
-            print(json.dumps(r, ensure_ascii=False, default=str))
+            print(_json_line(r))
     else:
         _print_table(rows)
     return 0
@@ -272,12 +284,12 @@ def cmd_feeds(args, settings: Settings) -> int:
         conn.close()
     if args.format == "jsonl":
         for r in rows:
-            print(json.dumps(r, ensure_ascii=False))
+            print(_json_line(r))
         return 0
     print(f"{'outlet':24} {'status':12} {'fails':>5} {'articles':>8}  last success         url / last error")
     for r in rows:
-        print(f"{r['outlet'][:24]:24} {str(r['last_status'] or 'never'):12} {r['consecutive_failures']:>5} "
-              f"{r['articles']:>8}  {str(r['last_success_at'] or '-')[:19]:20} {r['url']}")
+        print(f"{_shown(r['outlet'])[:24]:24} {str(r['last_status'] or 'never'):12} {r['consecutive_failures']:>5} "
+              f"{r['articles']:>8}  {str(r['last_success_at'] or '-')[:19]:20} {_shown(r['url'])}")
         if r["last_error"]:
             print(f"{'':70}  ↳ {_shown(r['last_error'])}")
     return 0
