@@ -6,6 +6,8 @@ import email.utils
 import http.client
 import logging
 import os
+import socket
+import ssl
 import threading
 import time
 import zlib
@@ -318,7 +320,7 @@ def _get_once(url: str, settings: FetchSettings, session: requests.Session, head
     except requests.exceptions.ReadTimeout as exc:
         raise FetchError(f"timed out: no response within {settings.read_timeout:g} s", url=url) from exc
     except requests.exceptions.ConnectionError as exc:
-        raise _Retryable(f"connection failed: {_short(exc)}") from exc
+        raise _Retryable(f"connection failed: {connection_problem(exc, url)}") from exc
     except requests.exceptions.RequestException as exc:
         raise FetchError(f"request failed: {_short(exc)}", url=url) from exc
     try:
@@ -412,6 +414,40 @@ class _DeflateDecoder:
 
     def flush(self) -> bytes:
         return self._obj.flush()
+
+
+def connection_problem(exc: BaseException, url: str) -> str:
+    """Why a connection failed, in words ("127.0.0.1:8080 refused the connection"), from the OS error
+    under requests' and urllib3's wrappers (whose own text is a pool repr and 'Max retries exceeded')."""
+    try:
+        parts = urlsplit(url)
+        name = parts.hostname or url
+        where = (f"[{name}]" if ":" in name else name) + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        name = where = url
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+    for err in reversed(chain):  # the innermost cause first
+        if isinstance(err, socket.gaierror) or type(err).__name__ == "NameResolutionError":
+            return f"host name {name!r} not found"
+        if isinstance(err, ConnectionRefusedError):
+            return f"{where} refused the connection"
+        if isinstance(err, ConnectionResetError):
+            return f"{where} reset the connection"
+        if isinstance(err, ssl.SSLError):
+            detail = getattr(err, "verify_message", None) or getattr(err, "reason", None) or type(err).__name__
+            return f"TLS with {where} failed: {str(detail).lower().replace('_', ' ')}"
+        if isinstance(err, TimeoutError):
+            return f"connecting to {where} timed out"
+        if type(err).__name__ == "RemoteDisconnected":
+            return f"{where} closed the connection without answering"
+        if isinstance(err, OSError) and err.errno and err.strerror:
+            return f"cannot connect to {where}: {err.strerror}"
+    return f"cannot connect to {where} ({type(chain[-1]).__name__})"
 
 
 def _short(exc: BaseException) -> str:
