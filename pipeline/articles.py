@@ -172,12 +172,10 @@ def fetch_page_text(url: str, settings: FetchSettings, *, session: requests.Sess
         import trafilatura
         from trafilatura.utils import load_html
 
-        source: str | bytes = resp.content
-        if resp.charset:
-            try:
-                source = resp.content.decode(resp.charset, errors="replace")
-            except LookupError:
-                pass
+        # decoded here, not by trafilatura: it ignores <meta charset> and takes charset_normalizer's first
+        # guess for undeclared bytes (a stray byte in English text could make the page cp775 or big5)
+        source, charset = http.decode_html(resp.content, resp.charset)
+        log.debug("page %s: charset %s", url, charset)
         tree = load_html(source)
         if tree is None:
             return _Page(None, None, resp.final_url, "page is not parseable HTML")

@@ -160,6 +160,39 @@ def test_fulltext_is_extracted_from_the_page(httpserver: HTTPServer) -> None:
     assert record.url == link
 
 
+_ENGLISH_PARAGRAPH = b"Negotiators from both sides met in Cairo on Monday to discuss a ceasefire, officials said. "
+
+
+def _page(body: bytes, head: bytes = b"") -> bytes:
+    return (b"<html><head><title>Talks</title>" + head + b"</head><body><article><p>" + _ENGLISH_PARAGRAPH * 12
+            + b"</p><p>" + body + b"</p></article></body></html>")
+
+
+def test_an_undeclared_page_with_a_few_western_bytes_is_read_as_windows_1252(httpserver: HTTPServer) -> None:
+    """English text with one accented name and no charset anywhere: too little for detection to tell
+    Latin code pages apart, so the page is read as browsers read it (windows-1252), not as cp775."""
+    page = _page(b"The envoy J\xfcrgen M\xfcller said the talks would go on.")
+    httpserver.expect_request("/undeclared").respond_with_data(page, content_type="text/html")
+    [record] = build_articles(_result(_entry(httpserver.url_for("/undeclared"))), PAGES)
+    assert record.text_source == "fulltext"
+    assert "The envoy Jürgen Müller said the talks would go on." in record.text
+
+
+def test_an_undeclared_cyrillic_page_is_detected(httpserver: HTTPServer) -> None:
+    body = "Министр заявил, что переговоры о прекращении огня продолжаются в Стамбуле. ".encode("cp1251") * 8
+    httpserver.expect_request("/ru").respond_with_data(_page(body), content_type="text/html")
+    [record] = build_articles(_result(_entry(httpserver.url_for("/ru"))), PAGES)
+    assert "переговоры о прекращении огня продолжаются" in record.text
+
+
+def test_a_page_declaring_utf8_in_meta_keeps_its_text_around_one_bad_byte(httpserver: HTTPServer) -> None:
+    page = _page(b"Zakharova\xe2\x80\x99s denial \xff came a day later \xe2\x80\x94 in Moscow.",
+                 head=b'<meta charset="utf-8">')
+    httpserver.expect_request("/meta").respond_with_data(page, content_type="text/html")
+    [record] = build_articles(_result(_entry(httpserver.url_for("/meta"))), PAGES)
+    assert "Zakharova\u2019s denial \ufffd came a day later \u2014 in Moscow." in record.text
+
+
 def test_rel_canonical_becomes_the_canonical_url(httpserver: HTTPServer) -> None:
     link = _serve_page(httpserver, "/amp/story", "article.html")
     [record] = build_articles(_result(_entry(link + "?utm_source=rss")), PAGES)
