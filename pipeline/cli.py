@@ -30,11 +30,7 @@ _NIGHT_EXIT = {"ok": EXIT_OK, "feeds_failed": EXIT_FEEDS_FAILED, "alert_failed":
 
 
 class CliError(Exception):
-    """A user-facing error: printed without a traceback, exit status 1 (or the one given)."""
-
-    def __init__(self, message: str, *, exit_code: int = EXIT_ERROR):
-        super().__init__(message)
-        self.exit_code = exit_code
+    """A user-facing error: printed without a traceback, exit status 1."""
 
 
 def _err(msg: str) -> None:
@@ -128,10 +124,10 @@ def cmd_run(args, settings: Settings) -> int:
         return _run_failed(args, "run_in_progress", EXIT_RUN_IN_PROGRESS, str(exc))
     except nightly.StepError as exc:
         return _run_failed(args, "failed", EXIT_ERROR, str(exc), exc.run_id)
-    except nightly.Terminated:
-        return _run_failed(args, "interrupted", EXIT_TERMINATED, "terminated (SIGTERM)")
-    except KeyboardInterrupt:
-        return _run_failed(args, "interrupted", EXIT_INTERRUPTED, "interrupted")
+    except nightly.Terminated as exc:
+        return _run_failed(args, "interrupted", EXIT_TERMINATED, "terminated (SIGTERM)", getattr(exc, "run_id", None))
+    except KeyboardInterrupt as exc:
+        return _run_failed(args, "interrupted", EXIT_INTERRUPTED, "interrupted", getattr(exc, "run_id", None))
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
@@ -529,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, Settings.from_env())
     except CliError as exc:
         _err(str(exc))
-        return exc.exit_code
+        return EXIT_ERROR
     except KeyboardInterrupt:
         _err("interrupted")
         return EXIT_INTERRUPTED

@@ -389,6 +389,7 @@ def run_night(
                 _record_failed_run(conn, dsn, summary, f"{step}: {_ended_by(exc)}")
                 if isinstance(exc, Exception):
                     raise StepError(step, exc, run_id=summary.run_id) from exc
+                exc.run_id = summary.run_id  # for `talkwatch run --json`
                 raise
             wh.finish_run(conn, summary.run_id, status="success", summary=summary.as_dict())
     finally:

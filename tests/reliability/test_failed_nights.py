@@ -50,5 +50,5 @@ def test_an_interrupted_night_is_recorded_as_failed_when_it_ends(make_db, served
     assert run.wait() == exit_code, run.stderr
     [(run_id, status, error, _summary)] = runs(dsn)  # read before any later run could tidy up
     assert (status, error) == ("failed", f"extract_claims: {ended}")
-    assert json.loads(run.stdout) == {"run_id": None, "status": "interrupted", "exit_code": exit_code,
+    assert json.loads(run.stdout) == {"run_id": run_id, "status": "interrupted", "exit_code": exit_code,
                                       "error": run.stderr.strip().removeprefix("talkwatch: ")}
