@@ -4,7 +4,8 @@
 Scheduled on the **`talkwatch_claims`** Asset that `talkwatch_ingest` announces:
 `detect_contradictions` evaluates the contradiction rule for the new claims in the warehouse →
 `send_alerts` mails one digest of every pending contradiction (plus feeds failing night after night)
-→ `refresh_views` re-applies migrations and recreates the analyst views.
+→ `refresh_views` applies pending migrations and creates the analyst views and functions whose files
+changed.
 
 Work is attributed to the ingest run that announced the claims (its warehouse `run_id` travels in
 the asset event's extra). Every step is idempotent: a contradiction is stored once and mailed once,
@@ -109,7 +110,7 @@ def talkwatch_contradictions():
 
     @task
     def refresh_views() -> list[str]:
-        """Apply any pending migrations and recreate the analyst views."""
+        """Apply any pending migrations and create the analyst views and functions whose files changed."""
         from pipeline import warehouse as wh
 
         with warehouse() as conn:

@@ -9,6 +9,7 @@ import re
 import threading
 import unicodedata
 from collections.abc import Container
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -172,12 +173,10 @@ def fetch_page_text(url: str, settings: FetchSettings, *, session: requests.Sess
         import trafilatura
         from trafilatura.utils import load_html
 
-        source: str | bytes = resp.content
-        if resp.charset:
-            try:
-                source = resp.content.decode(resp.charset, errors="replace")
-            except LookupError:
-                pass
+        # decoded here, not by trafilatura: it ignores <meta charset> and takes charset_normalizer's first
+        # guess for undeclared bytes (a stray byte in English text could make the page cp775 or big5)
+        source, charset = http.decode_html(resp.content, resp.charset)
+        log.debug("page %s: charset %s", url, charset)
         tree = load_html(source)
         if tree is None:
             return _Page(None, None, resp.final_url, "page is not parseable HTML")
@@ -214,7 +213,8 @@ def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fullte
     Page fetching needs settings.fetch_fulltext (TALKWATCH_FETCH_FULLTEXT=0 turns it off everywhere);
     then the `fetch_fulltext` argument decides when given (the caller's combination of the feeds
     file's default and the feed's own value), else the feed's own `fetch_fulltext` unless false.
-    Entries whose canonical URL is in `known_urls` keep feed text and cost no page request.
+    Entries whose canonical URL is in `known_urls` keep feed text and cost no page request. The
+    feed's pages are fetched concurrently (fetch_pages), one request at a time per host.
 
     Text PostgreSQL cannot store costs the character, not the entry, and each change is recorded in
     `result.warnings`: NUL characters are removed, lone surrogates become U+FFFD, and character
@@ -225,26 +225,70 @@ def build_articles(result: FetchResult, settings: FetchSettings, *, fetch_fullte
     spec = result.spec
     wanted = fetch_fulltext if fetch_fulltext is not None else spec.fetch_fulltext
     fulltext = settings.fetch_fulltext and wanted is not False
-    own_session = session is None and fulltext
-    if own_session:
-        session = http.new_session(settings)
     throttle = throttle or http.HostThrottle(settings.host_delay)
+    pages: dict[str, _Page] = {}
+    if fulltext:
+        links: list[str] = []
+        wanted_urls: set[str] = set()
+        for entry in result.entries:
+            link = _storable(entry)[0].link
+            if not link or canonical_url(link) in wanted_urls:
+                continue
+            wanted_urls.add(canonical_url(link))
+            if known_urls is None or canonical_url(link) not in known_urls:
+                links.append(link)
+        pages = {canonical_url(link): page
+                 for link, page in fetch_pages(links, settings, session=session, throttle=throttle).items()}
     records: list[ArticleRecord] = []
     seen: set[str] = set()
-    try:
-        for entry in result.entries:
-            try:
-                record = _build_one(entry, result, settings, fulltext, session, throttle, known_urls, seen)
-            except Exception as exc:  # one odd entry must not lose the feed
-                log.exception("feed %s: entry %s failed", spec.url, entry.link or entry.guid)
-                result.warnings.append(f"entry {entry.link or entry.guid or entry.title!r} skipped: {exc}")
-                continue
-            if record is not None:
-                records.append(record)
-    finally:
-        if own_session and session is not None:
-            session.close()
+    for entry in result.entries:
+        try:
+            record = _build_one(entry, result, settings, fulltext, pages, known_urls, seen)
+        except Exception as exc:  # one odd entry must not lose the feed
+            log.exception("feed %s: entry %s failed", spec.url, entry.link or entry.guid)
+            result.warnings.append(f"entry {entry.link or entry.guid or entry.title!r} skipped: {exc}")
+            continue
+        if record is not None:
+            records.append(record)
     return records
+
+
+def fetch_pages(links: list[str], settings: FetchSettings, *, session: requests.Session | None = None,
+                throttle: http.HostThrottle | None = None) -> dict[str, _Page]:
+    """Fetch article pages concurrently: link -> page. One request at a time per host, with the host's
+    delay between them (the throttle), so pages of one host come one after another and pages of
+    several hosts (an aggregator's feed, a redirecting CDN) at once; at most settings.max_workers
+    threads, one requests session each. A session passed in is not shared between threads: the
+    pages are then fetched one after another with it."""
+    throttle = throttle or http.HostThrottle(settings.host_delay)
+    hosts = {http.host_of(link) for link in links}
+    workers = 1 if session is not None else max(1, min(settings.max_workers, len(hosts), len(links)))
+    local = threading.local()
+    sessions: list[requests.Session] = []
+    sessions_lock = threading.Lock()
+
+    def one(link: str) -> tuple[str, _Page]:
+        own = session
+        if own is None:
+            own = getattr(local, "session", None)
+            if own is None:
+                own = local.session = http.new_session(settings)
+                with sessions_lock:
+                    sessions.append(own)
+        try:
+            return link, fetch_page_text(link, settings, session=own, throttle=throttle)
+        except Exception as exc:  # noqa: BLE001 - a page must never cost its entry
+            log.exception("page %s: fetch failed", link)
+            return link, _Page(None, None, None, f"page fetch failed: {type(exc).__name__}: {exc}")
+
+    try:
+        if workers == 1:
+            return dict(one(link) for link in links)
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pages") as pool:
+            return dict(pool.map(one, links))
+    finally:
+        for own in sessions:
+            own.close()
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
@@ -281,8 +325,8 @@ def _entry_label(entry: FeedEntry) -> str:
 
 
 def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, fulltext: bool,
-               session: requests.Session | None, throttle: http.HostThrottle,
-               known_urls: Container[str] | None, seen: set[str]) -> ArticleRecord | None:
+               pages: dict[str, _Page], known_urls: Container[str] | None,
+               seen: set[str]) -> ArticleRecord | None:
     spec = result.spec
     entry, nul_removed, surrogates = _storable(entry)
     url = entry.link or synthetic_url(spec.url, entry)
@@ -299,10 +343,11 @@ def _build_one(entry: FeedEntry, result: FetchResult, settings: FetchSettings, f
     text, source, error = feed_text, "feed", None
     page_refs = 0
     if entry.link and fulltext:
-        if known_urls is not None and canonical in known_urls:
+        page = pages.get(canonical_url(entry.link))  # fetched with the feed's other pages
+        if page is None and known_urls is not None and canonical in known_urls:
             error = "not fetched: article already known"
         else:
-            page = fetch_page_text(entry.link, settings, session=session, throttle=throttle)
+            page = page or fetch_page_text(entry.link, settings)
             if page.canonical:
                 canonical = canonical_url(page.canonical)
             elif page.final_url and page.error is None:

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import re
+import signal
 import sys
 from pathlib import Path
 
@@ -14,18 +15,32 @@ from pipeline.settings import Settings
 logger = logging.getLogger(__name__)
 
 
+# Exit statuses (README "Exit status"); `talkwatch run --json` prints the same as "exit_code" with a "status"
+EXIT_OK = 0
+EXIT_ERROR = 1  # an error, printed on stderr: a step of the night failed, the warehouse unreachable, bad input
+EXIT_USAGE = 2  # the command line itself is wrong (argparse)
+EXIT_NOT_RUNNING = 3  # `talkwatch db status`: the warehouse is not running (as `pg_ctl status`)
+EXIT_RUN_IN_PROGRESS = 4  # `talkwatch run`: another run holds the run lock; this one did nothing
+EXIT_FEEDS_FAILED = 5  # `talkwatch run`: the night ran, but every feed failed: nothing new was read
+EXIT_ALERT_FAILED = 6  # `talkwatch run`: the night ran, but the digest was not sent (its contradictions stay pending)
+EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); 143 for SIGTERM; the run is recorded as failed
+EXIT_TERMINATED = 143
+
+_NIGHT_EXIT = {"ok": EXIT_OK, "feeds_failed": EXIT_FEEDS_FAILED, "alert_failed": EXIT_ALERT_FAILED}
+
+
 class CliError(Exception):
     """A user-facing error: printed without a traceback, exit status 1."""
 
 
 def _err(msg: str) -> None:
-    print(f"talkwatch: {msg}", file=sys.stderr)
+    print(f"talkwatch: {_shown(msg)}", file=sys.stderr)
 
 
 def _progress(quiet: bool):
     def show(msg: str) -> None:
         if not quiet:
-            print(f"· {msg}", file=sys.stderr, flush=True)
+            print(f"· {_shown(msg)}", file=sys.stderr, flush=True)
 
     return show
 
@@ -68,23 +83,61 @@ def _connect(settings: Settings):
         raise CliError(f"warehouse: {exc}") from exc
 
 
+def _connect_readonly(settings: Settings):
+    """For the commands that only read: a READ ONLY session, no migration, no lock taken."""
+    from pipeline import warehouse as wh
+
+    try:
+        return wh.connect_readonly(settings)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise CliError(f"warehouse: {exc}") from exc
+
+
 # --------------------------------------------------------------------------- commands
+
+
+def _on_sigterm(_signum, _frame) -> None:
+    from pipeline import nightly
+
+    raise nightly.Terminated()
+
+
+def _run_failed(args, status: str, code: int, message: str, run_id: int | None = None) -> int:
+    """A night that did not run to its end: the message on stderr, and with --json the status on stdout."""
+    _err(message)
+    if args.json:
+        print(json.dumps({"run_id": run_id, "status": status, "exit_code": code, "error": message}))
+    return code
 
 
 def cmd_run(args, settings: Settings) -> int:
     from pipeline import nightly
 
     progress = _progress(args.quiet)
+    try:  # SIGTERM (systemd, `timeout`) records the run as Ctrl-C does
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     try:
         summary = nightly.run_night(settings, args.feeds, progress=progress, wait_for_lock=args.wait)
     except nightly.RunInProgress as exc:
-        raise CliError(str(exc)) from exc
+        return _run_failed(args, "run_in_progress", EXIT_RUN_IN_PROGRESS, str(exc))
     except nightly.StepError as exc:
-        raise CliError(str(exc)) from exc
+        return _run_failed(args, "failed", EXIT_ERROR, str(exc), exc.run_id)
+    except nightly.Terminated as exc:
+        return _run_failed(args, "interrupted", EXIT_TERMINATED, "terminated (SIGTERM)", getattr(exc, "run_id", None))
+    except KeyboardInterrupt as exc:
+        return _run_failed(args, "interrupted", EXIT_INTERRUPTED, "interrupted", getattr(exc, "run_id", None))
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+    code = _NIGHT_EXIT[summary.status]
     if args.json:
-        print(json.dumps(summary.as_dict(), default=str))
-        return 0
-    print(f"talkwatch run #{summary.run_id} finished")
+        print(json.dumps({**summary.as_dict(), "exit_code": code}, default=str))
+        if code != EXIT_OK:
+            _err(f"the night failed: {_NIGHT_WORDS[summary.status]} (exit status {code})")
+        return code
+    print(f"talkwatch run #{summary.run_id} finished" + ("" if code == EXIT_OK else f" — {_NIGHT_WORDS[summary.status]}"))
     print(f"  feeds:               {summary.feeds} ({summary.feeds_failed} failed)")
     print(f"  new articles:        {summary.articles_new} (of {summary.entries_seen} entries)")
     print(f"  articles extracted:  {summary.articles_extracted}" +
@@ -97,10 +150,10 @@ def cmd_run(args, settings: Settings) -> int:
         print(f"  low confidence:      {summary.contradictions_held} not mailed (under TALKWATCH_ALERT_MIN_CONFIDENCE "
               f"{settings.alert_min_confidence:.2f}; see talkwatch contradictions)")
     print(f"  mails sent:          {summary.mails_sent}" +
-          (f"  [{summary.alert_error}]" if summary.alert_error else ""))
+          (f"  [{_shown(summary.alert_error)}]" if summary.alert_error else ""))
     for f in summary.failing_feeds:
-        print(f"  ! feed failing {f['consecutive_failures']} nights in a row: {f['outlet']} <{f['url']}>: "
-              f"{_shown(f['last_error'])}")
+        print(f"  ! feed failing {f['consecutive_failures']} nights in a row: {_shown(f['outlet'])} "
+              f"<{_shown(f['url'])}>: {_shown(f['last_error'])}")
     if summary.contradictions_new:
         from pipeline import contradictions
         from pipeline import warehouse as wh
@@ -112,17 +165,36 @@ def cmd_run(args, settings: Settings) -> int:
             conn.close()
         print("\nContradictions found:")
         _print_table(rows)
-    return 0
+    if code != EXIT_OK:
+        _err(f"the night failed: {_NIGHT_WORDS[summary.status]} (exit status {code})")
+    return code
 
+
+_NIGHT_WORDS = {
+    "feeds_failed": "every feed failed, nothing new was read",
+    "alert_failed": "the alert digest could not be sent; its contradictions stay pending",
+}
 
 _CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+_BIDI_RE = re.compile("[\u202a-\u202e\u2066-\u2069]")  # as pipeline.alerts.show_bidi_controls
 
 
 def _shown(value: object) -> str:
     """Feed text for the terminal on one line: line breaks and tabs as spaces, other control characters
-    (ANSI escapes, BEL, NUL…) written as \\xNN, never sent to the terminal."""
+    (ANSI escapes, BEL, NUL…) written as \\xNN, never sent to the terminal; bidi embeddings, overrides
+    and isolates written as [U+202E], as the digest and the report show them, so that a feed's title
+    cannot reverse the rest of the line."""
+    from pipeline.alerts import show_bidi_controls
+
     text = re.sub(r"[\t\n\r]+", " ", "" if value is None else str(value))
-    return _CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    return show_bidi_controls(_CONTROL_RE.sub(lambda m: f"\\x{ord(m.group()):02x}", text))
+
+
+def _json_line(value: object) -> str:
+    """One JSON line with non-ASCII text kept readable, but bidi controls escaped (\\u202e: the same
+    string to a JSON reader, inert in a terminal)."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return _BIDI_RE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _claim_line(c: dict) -> str:
@@ -149,8 +221,8 @@ def _print_table(rows: list[dict]) -> None:
         return
     for r in rows:
         parties = "–".join(r["parties"])
-        print(f"#{r['contradiction_id']} {parties} [{r['topic_family']}] {r['rule']}  detected {str(r['detected_at'])[:19]}"
-              f"  {_status_words(r)}")
+        print(f"#{r['contradiction_id']} {_shown(parties)} [{r['topic_family']}] {r['rule']}  "
+              f"detected {str(r['detected_at'])[:19]}  {_status_words(r)}")
         print(f"   A: {_claim_line(r['a'])}  (+{len(r['evidence_a']) - 1} more)")
         print(f"      “{_shown(r['a']['evidence'])}”")
         print(f"   B: {_claim_line(r['b'])}  (+{len(r['evidence_b']) - 1} more)")
@@ -169,8 +241,7 @@ def cmd_extract(args, settings: Settings) -> int:
             articles, nlp=nlp, batch_size=args.batch_size, n_process=args.n_process
         ):
             for c in claims:
-                out.write(json.dumps({"article_id": article.id, "article_url": article.url, **c.to_dict()},
-                                     ensure_ascii=False) + "\n")
+                out.write(_json_line({"article_id": article.id, "article_url": article.url, **c.to_dict()}) + "\n")
                 n += 1
     finally:
         if out is not sys.stdout:
@@ -184,14 +255,14 @@ def cmd_contradictions(args, settings: Settings) -> int:
 
     if getattr(args, "triage_verb", None):
         return cmd_triage(args, settings)
-    _dsn, conn = _connect(settings)
+    _dsn, conn = _connect_readonly(settings)
     try:
         rows = contradictions.list_contradictions(conn, only_pending=args.pending)
     finally:
         conn.close()
     if args.format == "jsonl":
         for r in rows:
-            print(json.dumps(r, ensure_ascii=False, default=str))
+            print(_json_line(r))
     else:
         _print_table(rows)
     return 0
@@ -259,19 +330,19 @@ def cmd_feeds(args, settings: Settings) -> int:
         config = nightly.load_feeds_config(args.feeds)
     except (OSError, ValueError) as exc:
         raise CliError(str(exc)) from exc
-    _dsn, conn = _connect(settings)
+    _dsn, conn = _connect_readonly(settings)
     try:
         rows = nightly.feeds_health(conn, config.feeds)
     finally:
         conn.close()
     if args.format == "jsonl":
         for r in rows:
-            print(json.dumps(r, ensure_ascii=False))
+            print(_json_line(r))
         return 0
     print(f"{'outlet':24} {'status':12} {'fails':>5} {'articles':>8}  last success         url / last error")
     for r in rows:
-        print(f"{r['outlet'][:24]:24} {str(r['last_status'] or 'never'):12} {r['consecutive_failures']:>5} "
-              f"{r['articles']:>8}  {str(r['last_success_at'] or '-')[:19]:20} {r['url']}")
+        print(f"{_shown(r['outlet'])[:24]:24} {str(r['last_status'] or 'never'):12} {r['consecutive_failures']:>5} "
+              f"{r['articles']:>8}  {str(r['last_success_at'] or '-')[:19]:20} {_shown(r['url'])}")
         if r["last_error"]:
             print(f"{'':70}  ↳ {_shown(r['last_error'])}")
     return 0
@@ -285,36 +356,164 @@ def cmd_db(args, settings: Settings) -> int:
 
         if settings.dsn:
             raise CliError("TALKWATCH_DSN is set: the warehouse is not the embedded server, nothing to stop")
-        stopped = embedded.stop(settings.home)
+        try:
+            stopped = embedded.stop(settings.home)
+        except embedded.EmbeddedError as exc:
+            raise CliError(str(exc)) from exc
         print(f"embedded PostgreSQL under {settings.home} " + ("stopped" if stopped else "was not running"))
         return 0
+    if args.db_command == "status":
+        return _db_status(settings)
     if args.db_command == "dsn":
         try:
             print(wh.resolve_dsn(settings))
         except Exception as exc:  # noqa: BLE001
             raise CliError(f"warehouse: {exc}") from exc
         return 0
+    if args.db_command == "counts":
+        _dsn, conn = _connect_readonly(settings)
+        try:
+            for k, v in wh.table_counts(conn).items():
+                print(f"{k:24} {v}")
+        finally:
+            conn.close()
+        return 0
+    if args.db_command == "migrate":
+        return _migrate(settings)
     _dsn, conn = _connect(settings)
     try:
-        if args.db_command == "migrate":
-            print("warehouse is migrated; analyst views recreated")
-        elif args.db_command == "grant-analyst":
+        if args.db_command == "grant-analyst":
             from pipeline import roles
 
             roles.grant_analyst(conn, args.name, args.password)
             print(f"analyst login {args.name!r} can now read schema analytics")
-        elif args.db_command == "counts":
-            for k, v in wh.table_counts(conn).items():
-                print(f"{k:24} {v}")
+            print(_password_note(settings, conn, args.name, args.password))
     finally:
         conn.close()
+    return 0
+
+
+def _socket_access(folder: Path | None) -> str:
+    """Who can open the folder of a Unix socket, in words."""
+    import pwd
+    import stat
+
+    if folder is None:
+        return "?"
+    try:
+        info = folder.stat()
+    except OSError:
+        return f"{folder}: not readable here"
+    try:
+        owner = pwd.getpwuid(info.st_uid).pw_name
+    except KeyError:
+        owner = str(info.st_uid)
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & 0o077 == 0:
+        return f"the system user {owner} and root only: the folder's mode is {mode:o}"
+    return f"the system user {owner}, root, and other local users: the folder's mode is {mode:o}"
+
+
+def _password_note(settings: Settings, conn, name: str, password: str | None) -> str:
+    """What a login's password protects on this warehouse (issue 13: not always what an operator assumes)."""
+    from pipeline import roles
+
+    stored = "The password was stored; it" if password is not None else "A password (--password) would be stored, and"
+    if not settings.dsn:
+        from pipeline import embedded
+
+        socket_dir = embedded.status(settings.home).socket_dir
+        return (
+            f"note: this warehouse is the embedded PostgreSQL server. It accepts connections only on its Unix "
+            f"socket, in {socket_dir}, and trusts every one of them (trust authentication): whoever can open that "
+            f"folder ({_socket_access(socket_dir)}) logs in as any role, {name!r} or the superuser postgres, with "
+            f"any password or none. {stored} is checked only if this data is served by a server with password "
+            f"authentication; here it protects nothing, and the read-only limits bind only someone who chooses "
+            f"to log in as {name!r}. For analysts whose login must be enforced, put the warehouse on a PostgreSQL "
+            f"server with password (scram-sha-256) authentication and set TALKWATCH_DSN."
+        )
+    rules = roles.trust_rules(conn)
+    if rules is None:
+        return ("note: the server checks the password only for connections its pg_hba.conf gives a password "
+                "method (scram-sha-256, md5, password); for trust or peer lines it is not asked for.")
+    if not rules:
+        return "note: the server's pg_hba.conf trusts no connection: the password is asked for wherever it applies."
+    return (f"note: the server's pg_hba.conf lets these connections in without checking any password: "
+            f"{'; '.join(rules)}. Over them, anyone can log in as any role, {name!r} or a superuser: the password "
+            f"protects only the connections its other lines cover.")
+
+
+def _db_status(settings: Settings) -> int:
+    """`talkwatch db status`: is the warehouse up? 0 when it is, 3 when not (as `pg_ctl status`)."""
+    if settings.dsn:
+        import psycopg2
+
+        from pipeline import warehouse as wh
+
+        try:
+            conn = wh.connect(settings.dsn)
+        except psycopg2.OperationalError as exc:
+            print(f"warehouse (TALKWATCH_DSN): not reachable: {_shown(str(exc).strip())}")
+            return EXIT_NOT_RUNNING
+        try:
+            with conn.cursor() as cur:
+                cur.execute("select current_setting('server_version'), current_database(), current_user")
+                version, database, user = cur.fetchone()
+        finally:
+            conn.close()
+        print(f"warehouse (TALKWATCH_DSN): PostgreSQL {version}, accepting connections "
+              f"(database {database}, user {user})")
+        return 0
+    from pipeline import embedded
+
+    state = embedded.status(settings.home)
+    print(state.describe())
+    return 0 if state.running else EXIT_NOT_RUNNING
+
+
+def _migrate(settings: Settings) -> int:
+    """`talkwatch db migrate`: apply what is pending and say what changed."""
+    from pipeline import warehouse as wh
+
+    try:
+        dsn = wh.resolve_dsn(settings)
+        conn = wh.connect(dsn)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise CliError(f"warehouse: {exc}") from exc
+    try:
+        result = wh.migrate_schema(conn, lock_timeout=settings.lock_timeout)
+    except Exception as exc:  # noqa: BLE001 - shown to the user
+        raise CliError(f"warehouse: {exc}") from exc
+    finally:
+        conn.close()
+    if not result.changed and not result.views_blocked:
+        print("warehouse is up to date: nothing to apply, analyst views and functions unchanged")
+        return 0
+    for name in result.applied:
+        print(f"applied migration {name}")
+    for name in result.views_created:
+        print(f"analyst view {name} created or replaced")
+    for name in result.views_dropped:
+        print(f"analyst view {name} dropped (its file is gone)")
+    for name in result.dependants_recreated:
+        print(f"view {name} rebuilt: it depends on an analyst view that had to be dropped and recreated")
+    for what in result.dependants_dropped:
+        print(f"DROPPED {_shown(what)}")
+    for name in result.functions_created:
+        print(f"analyst function {name} created or replaced (EXECUTE for talkwatch_analyst only)")
+    for name in result.functions_dropped:
+        print(f"analyst function {name} dropped (its file is gone, or creates another signature)")
+    if result.temp_revoked:
+        print("TEMPORARY on the database taken from PUBLIC (analysts cannot create temporary tables)")
+    if result.views_blocked:
+        raise CliError(result.views_blocked)
     return 0
 
 
 def cmd_report(args, settings: Settings) -> int:
     from pipeline import report
 
-    _dsn, conn = _connect(settings)
+    _dsn, conn = _connect_readonly(settings)
     try:
         report.write_report(conn, Path(args.output))
     finally:
@@ -372,12 +571,14 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("db", help="warehouse administration")
     dsub = d.add_subparsers(dest="db_command", required=True)
     dsub.add_parser("dsn", help="print a DSN that psql accepts")
-    dsub.add_parser("migrate", help="apply migrations and recreate the analyst views")
+    dsub.add_parser("migrate", help="apply pending migrations; create the analyst views and functions that changed")
     dsub.add_parser("counts", help="row counts of the core tables")
     dsub.add_parser("stop", help="stop the embedded PostgreSQL server (its data stays; the next command restarts it)")
+    dsub.add_parser("status", help="is the warehouse running? exit status 0 when it is, 3 when it is not")
     g = dsub.add_parser("grant-analyst", help="create a read-only analyst login")
     g.add_argument("name")
-    g.add_argument("--password", help="login password (default: none; trust/peer auth)")
+    g.add_argument("--password", help="login password (default: none); the command says what it protects on "
+                                      "this server (nothing on the embedded one, which trusts its socket)")
     d.set_defaults(func=cmd_db)
 
     rp = sub.add_parser("report", help="write a self-contained HTML report")
@@ -400,10 +601,10 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args, settings)
     except CliError as exc:
         _err(str(exc))
-        return 1
+        return EXIT_ERROR
     except KeyboardInterrupt:
         _err("interrupted")
-        return 130
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Design
 ------
-``detect`` runs in one transaction under a transaction-level advisory lock, so concurrent
-detections serialise. It takes the claims of ``talkwatch.detection_queue`` (filled by a trigger
+``detect`` runs in one transaction holding the row lock of ``talkwatch.pipeline_locks`` 'detect'
+(migration 0009; a lock analysts cannot take, unlike an advisory key), so concurrent detections
+serialise; a detection waits at most ``DETECT_LOCK_TIMEOUT`` seconds for another to finish. It takes the claims of ``talkwatch.detection_queue`` (filled by a trigger
 on claims; migration 0007) into a temporary table, deleting them from the queue in the same
 transaction (a failed detection leaves the queue as it was; a claim committed meanwhile waits for
 the next detection), and joins each to the claims of the same track (``parties_key``) whose status
@@ -68,11 +69,13 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from pipeline.warehouse import transaction
+import psycopg2.errors
+
+from pipeline.warehouse import WarehouseError, transaction
 
 logger = logging.getLogger(__name__)
 
-DETECT_LOCK = 727_011_003  # pg advisory lock key: one detection at a time
+DETECT_LOCK_TIMEOUT = 600.0  # seconds a detection waits for another one (a busy night's takes seconds)
 WINDOW_DAYS = 7
 
 
@@ -420,10 +423,23 @@ _PERIOD_STEPS = (
 )
 
 
-def detect(conn, *, run_id: int | None = None) -> DetectResult:
-    """Evaluate SPEC section 5 for the queued claims in one transaction; returns what changed."""
+def detect(conn, *, run_id: int | None = None, lock_timeout: float = DETECT_LOCK_TIMEOUT) -> DetectResult:
+    """Evaluate SPEC section 5 for the queued claims in one transaction; returns what changed.
+
+    Waits at most LOCK_TIMEOUT seconds for another detection to finish, then raises WarehouseError.
+    """
     params = {"window": WINDOW_DAYS, "run_id": run_id}
     conn.rollback()
+    try:
+        return _detect(conn, params, lock_timeout)
+    except psycopg2.errors.LockNotAvailable as exc:
+        raise WarehouseError(
+            f"another contradiction detection held the detection lock for more than {lock_timeout:g} s; "
+            "the claims stay queued for the next detection"
+        ) from exc
+
+
+def _detect(conn, params: dict, lock_timeout: float) -> DetectResult:
     result = DetectResult()
     timings = result.timings
 
@@ -434,7 +450,9 @@ def detect(conn, *, run_id: int | None = None) -> DetectResult:
         return cur.rowcount
 
     with transaction(conn) as cur:
-        cur.execute("select pg_advisory_xact_lock(%s)", (DETECT_LOCK,))
+        cur.execute("select set_config('lock_timeout', %s, true)", (f"{max(1, round(lock_timeout * 1000))}ms",))
+        cur.execute("select talkwatch.lock_detection()")
+        cur.execute("set local lock_timeout to default")  # only the wait for the detection lock is bounded
         # the night's hashes and sorts (tens of thousands of pairs) stay in memory
         cur.execute("set local work_mem = '64MB'")
         # JIT compiling these plans costs more than running them (seconds on a 5,000-claim night)

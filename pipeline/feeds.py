@@ -233,7 +233,6 @@ def _doctype_end(data: bytes, pos: int) -> tuple[int, bytes | None]:
 
 
 _XML_DECL_ENCODING = re.compile(rb"^\s*<\?xml[^>]*encoding\s*=\s*[\"']", re.IGNORECASE)
-_WESTERN = {"cp1252", "latin_1", "iso8859_15", "cp1250", "iso8859_2"}
 
 
 def _charset_fallback(data: bytes, headers: dict[str, str]) -> tuple[bytes, dict[str, str], str | None]:
@@ -260,19 +259,13 @@ def _charset_fallback(data: bytes, headers: dict[str, str]) -> tuple[bytes, dict
         return data, headers, None
     except UnicodeDecodeError:
         pass
-    try:
-        from charset_normalizer import from_bytes
-    except ImportError:  # pragma: no cover - requests depends on it
-        return data, headers, None
-    matches = list(from_bytes(data[:200_000]))
-    if not matches:
-        return data, headers, None
-    names = [m.encoding for m in matches[:3]]
-    encoding = "cp1252" if "cp1252" in names or names[0] in _WESTERN else names[0]
+    encoding = http.undeclared_charset(data)  # windows-1252 unless the bytes tell of another script
     try:
         text = data.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return data, headers, None
+    except UnicodeDecodeError:
+        if encoding != "cp1252":
+            return data, headers, None
+        text = data.decode(encoding, errors="replace")  # the five bytes windows-1252 leaves undefined
     new_headers = dict(headers)
     mime = content_type.split(";")[0].strip() or "application/xml"
     new_headers["content-type"] = f"{mime}; charset=utf-8"

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import codecs
 import email.utils
 import http.client
 import logging
 import os
+import re
+import socket
+import ssl
 import threading
 import time
+import unicodedata
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -318,7 +323,7 @@ def _get_once(url: str, settings: FetchSettings, session: requests.Session, head
     except requests.exceptions.ReadTimeout as exc:
         raise FetchError(f"timed out: no response within {settings.read_timeout:g} s", url=url) from exc
     except requests.exceptions.ConnectionError as exc:
-        raise _Retryable(f"connection failed: {_short(exc)}") from exc
+        raise _Retryable(f"connection failed: {connection_problem(exc, url)}") from exc
     except requests.exceptions.RequestException as exc:
         raise FetchError(f"request failed: {_short(exc)}", url=url) from exc
     try:
@@ -412,6 +417,114 @@ class _DeflateDecoder:
 
     def flush(self) -> bytes:
         return self._obj.flush()
+
+
+def connection_problem(exc: BaseException, url: str) -> str:
+    """Why a connection failed, in words ("127.0.0.1:8080 refused the connection"), from the OS error
+    under requests' and urllib3's wrappers (whose own text is a pool repr and 'Max retries exceeded')."""
+    try:
+        parts = urlsplit(url)
+        name = parts.hostname or url
+        where = (f"[{name}]" if ":" in name else name) + (f":{parts.port}" if parts.port else "")
+    except ValueError:
+        name = where = url
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        reason = getattr(current, "reason", None)
+        current = reason if isinstance(reason, BaseException) else (current.__cause__ or current.__context__)
+    for err in reversed(chain):  # the innermost cause first
+        if isinstance(err, socket.gaierror) or type(err).__name__ == "NameResolutionError":
+            return f"host name {name!r} not found"
+        if isinstance(err, ConnectionRefusedError):
+            return f"{where} refused the connection"
+        if isinstance(err, ConnectionResetError):
+            return f"{where} reset the connection"
+        if isinstance(err, ssl.SSLError):
+            detail = getattr(err, "verify_message", None) or getattr(err, "reason", None) or type(err).__name__
+            return f"TLS with {where} failed: {str(detail).lower().replace('_', ' ')}"
+        if isinstance(err, TimeoutError):
+            return f"connecting to {where} timed out"
+        if type(err).__name__ == "RemoteDisconnected":
+            return f"{where} closed the connection without answering"
+        if isinstance(err, OSError) and err.errno and err.strerror:
+            return f"cannot connect to {where}: {err.strerror}"
+    return f"cannot connect to {where} ({type(chain[-1]).__name__})"
+
+
+# Labels that WHATWG's Encoding Standard reads as windows-1252 (browsers do: a page that says latin-1
+# or ascii and has a curly quote means windows-1252's)
+_AS_WINDOWS_1252 = {"ascii", "us-ascii", "iso-8859-1", "iso8859-1", "iso_8859-1", "latin1", "latin-1", "l1",
+                    "cp819", "ibm819", "windows-1252", "cp1252", "x-cp1252"}
+# Below this many non-ASCII bytes, detection has nothing to go on (every Latin code page reads a stray
+# byte as some letter): undeclared text is then read as windows-1252, the web's default for it.
+MIN_DETECT_BYTES = 4
+MIN_MULTIBYTE_DETECT_BYTES = 16  # and a CJK multi-byte charset is believed from this many
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)""", re.IGNORECASE)
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+
+
+def codec_for(label: str | None) -> str | None:
+    """The Python codec for a declared charset label, None when Python knows no such charset."""
+    if not label:
+        return None
+    label = label.strip().lower()
+    if label in _AS_WINDOWS_1252:
+        return "cp1252"
+    try:
+        return codecs.lookup(label).name
+    except LookupError:
+        return None
+
+
+def undeclared_charset(data: bytes) -> str:
+    """The charset to read bytes that declare none and are not UTF-8 with.
+
+    charset_normalizer tells scripts apart well (windows-1251 Russian from windows-1253 Greek) but not
+    the Latin code pages, which all fit an English text with a stray accented byte: it may read
+    "J\\xfcrgen" as cp775's "J³rgen". So its guess is taken only when the text has enough non-ASCII bytes
+    to go on and the guess reads them as letters of a non-Latin script; otherwise the bytes are
+    windows-1252, as browsers read undeclared Western pages."""
+    sample = data[:200_000]
+    non_ascii = len(sample) - len(sample.translate(None, bytes(range(128))))
+    if non_ascii < MIN_DETECT_BYTES:
+        return "cp1252"
+    from charset_normalizer import from_bytes
+    from charset_normalizer.utils import is_multi_byte_encoding
+
+    for match in from_bytes(sample):  # best first
+        if is_multi_byte_encoding(match.encoding) and non_ascii < MIN_MULTIBYTE_DETECT_BYTES:
+            continue  # a few stray bytes pair up with the ASCII after them as CJK characters
+        for ch in str(match):
+            if ch > "\x7f" and ch.isalpha() and not unicodedata.name(ch, "").startswith("LATIN"):
+                return match.encoding
+        break  # the likeliest reading is Latin text
+    return "cp1252"
+
+
+def decode_html(data: bytes, header_charset: str | None = None) -> tuple[str, str]:
+    """An HTML page's text and how its charset was decided: the HTTP header's charset, else a byte order
+    mark, else the page's own <meta charset> (or XML declaration), else UTF-8 when the bytes are UTF-8,
+    else detected (undeclared_charset). A declared charset is trusted, with undecodable bytes as U+FFFD."""
+    codec = codec_for(header_charset)
+    if codec:
+        return data.decode(codec, errors="replace"), f"declared {header_charset} (HTTP)"
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return data.decode(name, errors="replace"), f"{name} (byte order mark)"
+    head = data[:4096]
+    declared = _XML_ENCODING.match(head) or _META_CHARSET.search(head)
+    codec = codec_for(declared.group(1).decode("ascii")) if declared else None
+    if codec and codec not in ("utf-16", "utf-32") and not codec.startswith(("utf_16", "utf_32")):
+        return data.decode(codec, errors="replace"), f"declared {declared.group(1).decode('ascii')} (in the page)"
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    codec = undeclared_charset(data)
+    return data.decode(codec, errors="replace"), f"{codec} (detected; no charset declared)"
 
 
 def _short(exc: BaseException) -> str:

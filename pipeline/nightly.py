@@ -25,13 +25,25 @@ Progress = Callable[[str], None]
 class StepError(RuntimeError):
     """A step of the nightly job failed; the message names the step."""
 
-    def __init__(self, step: str, cause: BaseException):
+    def __init__(self, step: str, cause: BaseException, *, run_id: int | None = None):
         self.step = step
+        self.run_id = run_id
         super().__init__(f"step '{step}' failed: {type(cause).__name__}: {str(cause).strip()}")
 
 
 class RunInProgress(RuntimeError):
     """Another run holds the warehouse's run lock."""
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (systemd stopping the service, `timeout`), raised like Ctrl-C's KeyboardInterrupt so that the
+    run records how it ended (`talkwatch run` installs the handler)."""
+
+
+# how a night ended, in NightSummary.status (and `talkwatch run`'s exit status, README "Exit status")
+NIGHT_OK = "ok"
+NIGHT_FEEDS_FAILED = "feeds_failed"  # every feed failed: nothing new was read
+NIGHT_ALERT_FAILED = "alert_failed"  # the digest could not be sent: its contradictions stay pending
 
 
 @dataclass
@@ -51,6 +63,8 @@ class NightSummary:
     mails_sent: int = 0
     contradictions_held: int = 0  # unmailed: under the alert threshold (TALKWATCH_ALERT_MIN_CONFIDENCE)
     alert_error: str | None = None
+    alert_failed: bool = False  # a digest was due and the SMTP server did not take it (not: SMTP not configured)
+    status: str = NIGHT_OK  # NIGHT_OK, NIGHT_FEEDS_FAILED or NIGHT_ALERT_FAILED
     failing_feeds: list[dict] = field(default_factory=list)
     feed_results: list[dict] = field(default_factory=list)
 
@@ -291,6 +305,24 @@ def _record_failed_run(conn, dsn: str, summary: NightSummary, error: str) -> Non
     logger.warning("could not record the failed run %s; the next run will", summary.run_id)
 
 
+def night_status(summary: NightSummary) -> str:
+    """How a night that ran to its end went: every feed failed (nothing was read), the digest was due
+    but not sent, or ok (some feeds may have failed; they are recorded and reported)."""
+    if summary.feeds and summary.feeds_failed == summary.feeds:
+        return NIGHT_FEEDS_FAILED
+    if summary.alert_failed:
+        return NIGHT_ALERT_FAILED
+    return NIGHT_OK
+
+
+def _ended_by(exc: BaseException) -> str:
+    if isinstance(exc, Terminated):
+        return "interrupted by SIGTERM"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (Ctrl-C)"
+    return f"{type(exc).__name__}: {str(exc).strip()}"
+
+
 def run_night(
     settings: Settings | None = None,
     feeds_file: str | Path | None = None,
@@ -314,7 +346,7 @@ def run_night(
     except Exception as exc:
         raise StepError("connect_warehouse", exc) from exc
     try:
-        with wh.run_lock(conn, wait=wait_for_lock) as got:
+        with wh.run_lock(dsn, wait=wait_for_lock) as got:
             if not got:
                 raise RunInProgress(
                     "another talkwatch run is in progress on this warehouse (run lock held); "
@@ -355,12 +387,17 @@ def run_night(
                 if settings.smtp.configured:
                     summary.mails_sent = int(bool(res.sent))
                     summary.alert_error = res.error if not res.sent and res.contradiction_ids else None
+                    summary.alert_failed = summary.alert_error is not None
                 else:
                     summary.alert_error = "smtp not configured (set TALKWATCH_SMTP_HOST and TALKWATCH_ALERT_TO)"
-            except Exception as exc:
+                summary.status = night_status(summary)
+            except BaseException as exc:  # Ctrl-C and SIGTERM too: the run row says how the night ended
                 wh.rollback_quietly(conn)
-                _record_failed_run(conn, dsn, summary, f"{step}: {type(exc).__name__}: {str(exc).strip()}")
-                raise StepError(step, exc) from exc
+                _record_failed_run(conn, dsn, summary, f"{step}: {_ended_by(exc)}")
+                if isinstance(exc, Exception):
+                    raise StepError(step, exc, run_id=summary.run_id) from exc
+                exc.run_id = summary.run_id  # for `talkwatch run --json`
+                raise
             wh.finish_run(conn, summary.run_id, status="success", summary=summary.as_dict())
     finally:
         conn.close()

@@ -40,7 +40,9 @@ TOP = 46  # room for the legend
 ROW_H = 36
 AXIS_H = 34
 MARK_R = 6
-MIN_GAP = 11  # marks of one source closer than this are nudged apart
+MIN_GAP = 11  # marks of one source on one day closer than this are spread apart within that day
+LABEL_CHARS = 26  # characters of a source's name on one line of the label column (13 px type in LABEL_W)
+LINE_H = 15  # a label line's height
 
 
 def _e(value: Any) -> str:
@@ -53,6 +55,20 @@ def _day(value: datetime | None) -> str:
 
 def _plural(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _wrap(text: str, width: int = LABEL_CHARS) -> list[str]:
+    """TEXT in lines of at most WIDTH characters, broken between words (a longer word is cut)."""
+    lines: list[str] = []
+    for word in text.split():
+        while len(word) > width:
+            lines.append(word[:width])
+            word = word[width:]
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += " " + word
+        elif word:
+            lines.append(word)
+    return lines or [""]
 
 
 def _one_line(value: Any, limit: int = 400) -> str:
@@ -172,6 +188,28 @@ def _ticks(t0: datetime, t1: datetime, n: int = 6) -> list[datetime]:
     return out
 
 
+def _midnight(t: datetime) -> datetime:
+    return t.astimezone(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+def _place_day(claims: list[dict], x0: float, x1: float, y: float, height: float,
+               x_of) -> dict[int, tuple[float, float]]:
+    """Positions of one source's claims of one UTC day, all inside that day's column [x0, x1]: at their
+    time of day when MIN_GAP apart, else spread evenly across the column, and when the column is too
+    narrow for that, stacked up and down the row at the day's centre."""
+    xs = [x_of(c["published_at"]) for c in claims]
+    n = len(claims)
+    if all(b - a >= MIN_GAP for a, b in zip(xs, xs[1:], strict=False)):
+        return {c["claim_id"]: (x, y) for c, x in zip(claims, xs, strict=True)}
+    if (x1 - x0) >= n * MIN_GAP:
+        step = (x1 - x0) / n
+        return {c["claim_id"]: (x0 + step * (i + 0.5), y) for i, c in enumerate(claims)}
+    room = height / 2 - MARK_R - 2
+    step = min(float(MIN_GAP), 2 * room / (n - 1)) if n > 1 else 0.0
+    mid = (x0 + x1) / 2
+    return {c["claim_id"]: (mid, y - step * (n - 1) / 2 + step * i) for i, c in enumerate(claims)}
+
+
 def render_chart(track: Track, index: int) -> str:
     """One SVG: a row per source, a mark per claim, a curve per contradiction between its two claims."""
     claims = [c for c in track.claims if c.get("published_at")]
@@ -195,15 +233,24 @@ def render_chart(track: Track, index: int) -> str:
     def x_of(t: datetime) -> float:
         return LABEL_W + (t.astimezone(timezone.utc) - t0).total_seconds() / span * plot_w
 
-    height = TOP + ROW_H * len(rows) + AXIS_H
+    # a long name is wrapped onto more lines (never cut), and its row grows to hold them
+    label_lines = {k: _wrap(label) for k, label in labels.items()}
+    row_top: dict[str, float] = {}
+    row_h: dict[str, float] = {}
+    top = float(TOP)
+    for key in rows:
+        row_top[key], row_h[key] = top, max(ROW_H, LINE_H * len(label_lines[key]) + 8)
+        top += row_h[key]
+    plot_bottom = top
+    height = plot_bottom + AXIS_H
     pos: dict[int, tuple[float, float]] = {}
-    for r, (_key, cs) in enumerate(rows.items()):
-        y = TOP + ROW_H * r + ROW_H / 2
-        last_x = -1e9
+    for key, cs in rows.items():
+        y = row_top[key] + row_h[key] / 2
+        by_day: dict[datetime, list[dict]] = {}
         for c in sorted(cs, key=lambda c: (c["published_at"], c["claim_id"])):
-            x = max(x_of(c["published_at"]), last_x + MIN_GAP)
-            pos[c["claim_id"]] = (x, y)
-            last_x = x
+            by_day.setdefault(_midnight(c["published_at"]), []).append(c)
+        for day, same_day in by_day.items():
+            pos.update(_place_day(same_day, x_of(day), x_of(day + timedelta(days=1)), y, row_h[key], x_of))
     evidence_ids = {i for k in track.contradictions for i in (k["claim_a_id"], k["claim_b_id"], *k["evidence_ids"])}
 
     tid = f"t{index}"
@@ -236,7 +283,7 @@ def render_chart(track: Track, index: int) -> str:
                    f'<text x="{lx + 2 * MARK_R + 10:.1f}" y="20" class="lg">evidence of a contradiction</text>')
     svg.append("</g>")
     # grid and axis
-    axis_y = TOP + ROW_H * len(rows) + 4
+    axis_y = plot_bottom + 4
     svg.append('<g class="axis">')
     for t in _ticks(t0, t1):
         x = x_of(t)
@@ -245,16 +292,24 @@ def render_chart(track: Track, index: int) -> str:
                    f"{_e(t.date().isoformat())}</text>")
     svg.append("</g>")
     # rows
-    for r, (key, _cs) in enumerate(rows.items()):
-        y = TOP + ROW_H * r + ROW_H / 2
+    for key in rows:
+        y = row_top[key] + row_h[key] / 2
         label = labels[key]
-        shown = label if len(label) <= 26 else label[:25] + "…"
+        lines = label_lines[key]
+        if len(lines) == 1:
+            text = _e(label)
+            name = ""
+        else:  # one tspan a line, the block centred on the row
+            first = y + 4 - LINE_H * (len(lines) - 1) / 2
+            text = "".join(f'<tspan x="{LABEL_W - 10}" y="{first + LINE_H * i:.1f}">{_e(line)}</tspan>'
+                           for i, line in enumerate(lines))
+            name = f' data-name="{_e(label)}"'
         svg.append(
             f'<g class="row" data-source-key="{_e(key)}">'
             f'<line x1="{LABEL_W:.0f}" y1="{y:.1f}" x2="{WIDTH - RIGHT_PAD / 2:.0f}" y2="{y:.1f}" class="rowline"/>'
-            f'<text x="{LABEL_W - 10}" y="{y + 4:.1f}" text-anchor="end" class="src-label">'
+            f'<text x="{LABEL_W - 10}" y="{y + 4:.1f}" text-anchor="end"{name} class="src-label">'
             f"<title>{_e(label + (' — ' + orgs[key] if orgs[key] else '') + ' [' + key + ']')}</title>"
-            f"{_e(shown)}</text></g>"
+            f"{text}</text></g>"
         )
     # contradiction links under the marks
     svg.append('<g class="links">')
@@ -398,7 +453,7 @@ _JS = """
     sec.querySelectorAll('svg .src-label').forEach(function (t) {
       var box = t.getBBox();
       t.setAttribute('data-w', String(Math.round(box.width)));
-      var name = t.lastChild ? t.lastChild.textContent : t.textContent;
+      var name = t.getAttribute('data-name') || (t.lastChild ? t.lastChild.textContent : t.textContent);
       names.push(name);
       sources[name] = true;
     });
@@ -447,7 +502,11 @@ def render_report(conn, *, since: datetime | None = None, only_contradicted: boo
     """The whole page as one string: inline CSS, JS and SVG only, nothing fetched from anywhere."""
     tracks = load_tracks(conn, since=since, only_contradicted=only_contradicted)
     now = now or datetime.now(timezone.utc)
-    n_claims = sum(len(t.claims) for t in tracks)
+    # a claim is drawn on its own track and on the track of each contradiction it is evidence of (a
+    # peace-deal denial against ceasefire talks): it is counted once, as the warehouse holds it once
+    placements = Counter(c["claim_id"] for t in tracks for c in t.claims)
+    n_claims = len(placements)
+    on_two = sum(1 for n in placements.values() if n > 1)
     n_contra = sum(len(t.contradictions) for t in tracks)
     statuses = Counter(k["alert_status"] for t in tracks for k in t.contradictions)
     alerts_said = ", ".join(f"{statuses[s]} {w}" for s, w in (("mailed", "mailed"), ("low_confidence", "low-confidence"),
@@ -476,7 +535,10 @@ def render_report(conn, *, since: datetime | None = None, only_contradicted: boo
         f"<style>{_CSS}</style></head><body>"
         "<h1>talkwatch — what each source claimed about the talks</h1>"
         f'<p class="muted">Generated {_e(now.strftime("%Y-%m-%d %H:%M UTC"))}{scope}: '
-        f"{_plural(len(tracks), 'track')}, {_plural(n_claims, 'claim')}, {_plural(n_contra, 'contradiction')}"
+        f"{_plural(len(tracks), 'track')}, {_plural(n_claims, 'claim')}"
+        + (f" ({on_two} drawn on more than one track: a contradiction joins "
+           f"{'it' if on_two == 1 else 'them'} to another)" if on_two else "")
+        + f", {_plural(n_contra, 'contradiction')}"
         + (f" ({alerts_said})" if alerts_said else "") + ".</p>"
         '<p class="summary"><span id="tw-js-summary">(enable JavaScript for the index)</span></p>'
         '<p><input id="tw-filter" type="search" placeholder="filter tracks by party or source"></p>'

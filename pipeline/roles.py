@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg2
 from psycopg2 import sql
 
 from pipeline.warehouse import WarehouseError, transaction
@@ -42,3 +43,26 @@ def grant_analyst(conn, name: str, password: str | None = None) -> None:
         if password is not None:
             cur.execute(sql.SQL("alter role {} password {}").format(role, sql.Literal(password)))
         cur.execute(sql.SQL("grant {} to {}").format(sql.Identifier(ANALYST_ROLE), role))
+
+
+def trust_rules(conn) -> list[str] | None:
+    """The server's pg_hba.conf lines that let connections in without any password (method `trust`),
+    as written there ("local all all trust"); None when this login may not read them (the view
+    pg_hba_file_rules is for superusers)."""
+    try:
+        with conn.cursor() as cur:
+            cur.execute(
+                """
+                select type, array_to_string(database, ','), array_to_string(user_name, ','),
+                       coalesce(address, ''), coalesce(netmask, '')
+                  from pg_hba_file_rules
+                 where auth_method = 'trust' and error is null
+                 order by line_number
+                """
+            )
+            rows = cur.fetchall()
+    except (psycopg2.errors.InsufficientPrivilege, psycopg2.errors.UndefinedTable):
+        conn.rollback()
+        return None
+    conn.commit()
+    return [" ".join(part for part in (*row, "trust") if part) for row in rows]

@@ -142,6 +142,9 @@ class Settings:
 
     dsn: str | None = None
     home: Path = field(default_factory=default_home)
+    # seconds a migration or a change of the analyst views waits for a lock (an analyst's open
+    # transaction holds one on the views it read) before giving up with the holders named
+    lock_timeout: float = 30.0
     smtp: SmtpSettings = field(default_factory=SmtpSettings)
     fetch: FetchSettings = field(default_factory=FetchSettings)
     spacy_model: str | None = None
@@ -159,6 +162,7 @@ class Settings:
         return cls(
             dsn=os.environ.get("TALKWATCH_DSN") or None,
             home=default_home(),
+            lock_timeout=_float("TALKWATCH_LOCK_TIMEOUT", 30.0),
             smtp=SmtpSettings.from_env(),
             fetch=FetchSettings.from_env(),
             spacy_model=os.environ.get("TALKWATCH_SPACY_MODEL") or None,

@@ -84,6 +84,19 @@ def warehouse_dsn(pg_server_dsn, _template_db):
 
 
 @pytest.fixture
+def empty_warehouse_dsn(pg_server_dsn):
+    """DSN of a fresh database on which no migration was applied, dropped after the test."""
+    name = f"tw_empty_{uuid.uuid4().hex[:12]}"
+    admin = _admin(pg_server_dsn)
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("create database {}").format(sql.Identifier(name)))
+    yield _with_db(pg_server_dsn, name)
+    with admin.cursor() as cur:
+        cur.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+    admin.close()
+
+
+@pytest.fixture
 def warehouse(warehouse_dsn):
     """An open connection to a fresh warehouse."""
     from pipeline import warehouse as wh
@@ -91,6 +104,21 @@ def warehouse(warehouse_dsn):
     conn = wh.connect(warehouse_dsn)
     yield conn
     conn.close()
+
+
+@pytest.fixture
+def embedded_home():
+    """A TALKWATCH_HOME of its own for a test that starts the embedded server (under /tmp: as root the wheel
+    opens every parent folder to its system user); the server is stopped and the folder removed after."""
+    import shutil
+
+    from pipeline import embedded
+
+    path = Path(tempfile.mkdtemp(prefix="tw-home-", dir="/tmp"))
+    yield path / "home"
+    if embedded.running(path / "home"):
+        embedded.stop(path / "home")
+    shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import datetime, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,93 @@ def test_fulltext_is_extracted_from_the_page(httpserver: HTTPServer) -> None:
     assert "second round is expected to take place next week in Doha" in record.text
     assert "Privacy policy" not in record.text and "Sport" not in record.text
     assert record.url == link
+
+
+_ENGLISH_PARAGRAPH = b"Negotiators from both sides met in Cairo on Monday to discuss a ceasefire, officials said. "
+
+
+def _page(body: bytes, head: bytes = b"") -> bytes:
+    return (b"<html><head><title>Talks</title>" + head + b"</head><body><article><p>" + _ENGLISH_PARAGRAPH * 12
+            + b"</p><p>" + body + b"</p></article></body></html>")
+
+
+def test_an_undeclared_page_with_a_few_western_bytes_is_read_as_windows_1252(httpserver: HTTPServer) -> None:
+    """English text with one accented name and no charset anywhere: too little for detection to tell
+    Latin code pages apart, so the page is read as browsers read it (windows-1252), not as cp775."""
+    page = _page(b"The envoy J\xfcrgen M\xfcller said the talks would go on.")
+    httpserver.expect_request("/undeclared").respond_with_data(page, content_type="text/html")
+    [record] = build_articles(_result(_entry(httpserver.url_for("/undeclared"))), PAGES)
+    assert record.text_source == "fulltext"
+    assert "The envoy Jürgen Müller said the talks would go on." in record.text
+
+
+def test_an_undeclared_cyrillic_page_is_detected(httpserver: HTTPServer) -> None:
+    body = "Министр заявил, что переговоры о прекращении огня продолжаются в Стамбуле. ".encode("cp1251") * 8
+    httpserver.expect_request("/ru").respond_with_data(_page(body), content_type="text/html")
+    [record] = build_articles(_result(_entry(httpserver.url_for("/ru"))), PAGES)
+    assert "переговоры о прекращении огня продолжаются" in record.text
+
+
+def test_a_page_declaring_utf8_in_meta_keeps_its_text_around_one_bad_byte(httpserver: HTTPServer) -> None:
+    page = _page(b"Zakharova\xe2\x80\x99s denial \xff came a day later \xe2\x80\x94 in Moscow.",
+                 head=b'<meta charset="utf-8">')
+    httpserver.expect_request("/meta").respond_with_data(page, content_type="text/html")
+    [record] = build_articles(_result(_entry(httpserver.url_for("/meta"))), PAGES)
+    assert "Zakharova\u2019s denial \ufffd came a day later \u2014 in Moscow." in record.text
+
+
+class _PairedPages(BaseHTTPRequestHandler):
+    """Serves an article page only once a request to the other host is in flight too (a barrier of two):
+    pages fetched one after another never meet there. Records the most requests in flight per port."""
+
+    barrier = threading.Barrier(2)
+    lock = threading.Lock()
+    in_flight: dict[int, int] = {}
+    most: dict[int, int] = {}
+    body = _page(b"The talks in Doha will resume next week, a mediator said.")
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server API
+        port = self.server.server_address[1]
+        with self.lock:
+            self.in_flight[port] = self.in_flight.get(port, 0) + 1
+            self.most[port] = max(self.most.get(port, 0), self.in_flight[port])
+        try:
+            self.barrier.wait(timeout=10)
+            status = 200
+        except threading.BrokenBarrierError:
+            status = 503
+        with self.lock:
+            self.in_flight[port] -= 1
+        self.send_response(status)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def two_page_hosts() -> Iterator[list[str]]:
+    _PairedPages.barrier = threading.Barrier(2)
+    _PairedPages.in_flight, _PairedPages.most = {}, {}
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _PairedPages) for _ in range(2)]
+    for srv in servers:
+        threading.Thread(target=srv.serve_forever, daemon=True).start()
+    yield [f"http://127.0.0.1:{srv.server_address[1]}" for srv in servers]
+    for srv in servers:
+        srv.shutdown()
+        srv.server_close()
+
+
+def test_a_feeds_pages_on_two_hosts_are_fetched_at_once_and_one_at_a_time_per_host(two_page_hosts) -> None:
+    settings = FetchSettings(connect_timeout=2.0, read_timeout=15.0, retries=0, host_delay=0.0, max_workers=8)
+    entries = [_entry(f"{base}/story/{i}", guid=f"{base}/{i}", title=f"Story {i}")
+               for i in range(3) for base in two_page_hosts]
+    records = build_articles(_result(*entries), settings)
+    assert [r.text_source for r in records] == ["fulltext"] * 6, [r.fulltext_error for r in records]
+    assert sorted(_PairedPages.most.values()) == [1, 1]  # polite: never two requests to one host at once
 
 
 def test_rel_canonical_becomes_the_canonical_url(httpserver: HTTPServer) -> None:

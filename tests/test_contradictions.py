@@ -629,7 +629,7 @@ def test_concurrent_detections_serialise(warehouse_dsn, load):
     a, b = wh.connect(warehouse_dsn), wh.connect(warehouse_dsn)
     try:
         with a.cursor() as cur:
-            cur.execute("select pg_advisory_xact_lock(%s)", (cx.DETECT_LOCK,))
+            cur.execute("select talkwatch.lock_detection()")
         import threading
 
         out = {}

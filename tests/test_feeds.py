@@ -226,6 +226,16 @@ def test_windows1251_without_any_declaration_is_detected(httpserver: HTTPServer)
     assert any("cp1251" in w for w in result.warnings)
 
 
+def test_an_undeclared_feed_with_one_western_byte_is_read_as_windows_1252(httpserver: HTTPServer) -> None:
+    feed = (b'<rss version="2.0"><channel><title>Wire</title><item><title>Talks in Doha</title>'
+            b"<link>https://wire.example/1</link><description>The envoy J\xfcrgen Schmidt said talks on a 40\x80 "
+            b"million aid package were held in Doha on Monday.</description></item></channel></rss>")
+    httpserver.expect_request("/de").respond_with_data(feed, content_type="application/rss+xml")
+    result = fetch_feed(FeedSpec(url=httpserver.url_for("/de"), outlet="Test"), None, FAST)
+    assert "The envoy Jürgen Schmidt said talks on a 40€ million aid package" in result.entries[0].summary
+    assert "no charset declared; decoded as cp1252 (detected)" in result.warnings
+
+
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-16", "utf-16-be", "utf-32"])
 def test_references_to_lone_surrogates_cost_a_character_not_the_feed(httpserver: HTTPServer, encoding: str) -> None:
     """feedparser's loose parser crashed on `&#xD800;` (and past U+10FFFF): the whole feed was lost."""

@@ -181,6 +181,17 @@ def test_connection_refused_is_retried_then_error() -> None:
         http.fetch(f"http://127.0.0.1:{port}/", FAST)
 
 
+def test_a_refused_connection_is_said_in_words_not_as_urllib3s_repr() -> None:
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    settings = FetchSettings(retries=0, connect_timeout=2.0)
+    with pytest.raises(http.FetchError) as failed:
+        http.fetch(f"http://127.0.0.1:{port}/rss.xml", settings)
+    assert failed.value.message == f"connection failed: 127.0.0.1:{port} refused the connection (after 1 attempts)"
+
+
 def test_declared_oversize_body_is_rejected_before_download(httpserver: HTTPServer) -> None:
     httpserver.expect_request("/big").respond_with_data(b"x" * (FAST.max_feed_bytes + 10))
     with pytest.raises(http.FetchError, match="Content-Length"):

@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import datetime, timedelta, timezone
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -195,3 +196,74 @@ def test_chromium_renders_the_seed_story_chart(warehouse, tmp_path):
     keep = os.environ.get("TALKWATCH_KEEP_SCREENSHOT")
     if keep:
         shutil.copy(shot, keep)
+
+
+# --------------------------------------------------------------------------- the report agrees with the warehouse
+
+
+def _claims_in_warehouse(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute("select count(*) from talkwatch.claims")
+        n = cur.fetchone()[0]
+    conn.commit()
+    return n
+
+
+def test_header_counts_each_claim_once_as_the_warehouse_does(warehouse):
+    rows = Rows(warehouse)
+    # a denial of any peace talks (peace_deal) against reported ceasefire talks: a contradiction on the
+    # ceasefire track, so the denial is drawn on its own track and on the ceasefire one
+    denial = rows.claim(parties=["RUS", "UKR"], status="denied", topic="peace_deal", source="Maria Zakharova",
+                        source_key="maria-zakharova", evidence="There are no negotiations.", outlet="Wire")
+    talks = rows.claim(parties=["RUS", "UKR"], status="planned", topic="ceasefire", source="Washington Post",
+                       source_key="washington-post", evidence="Ceasefire talks are planned.", outlet="Post")
+    rows.contradiction([denial], [talks], parties=["RUS", "UKR"],
+                       source_keys=("maria-zakharova", "washington-post"))
+    page = report.render_report(warehouse)
+    assert page.count('<section class="track"') == 2
+    assert _claims_in_warehouse(warehouse) == 2
+    header = re.search(r'<p class="muted">Generated [^<]*</p>', page).group(0)
+    assert ": 2 tracks, 2 claims (1 drawn on more than one track" in header, header
+
+
+def _mark_xs(page: str, claim_ids: list[int]) -> list[float]:
+    xs = []
+    for cid in claim_ids:
+        mark = re.search(rf'<g class="mark" id="m-t0-{cid}"[^>]*>(?:<circle[^>]*/>)*', page).group(0)
+        xs.append(float(re.findall(r'cx="([0-9.]+)"', mark)[-1]))
+    return xs
+
+
+def test_claims_of_one_day_are_drawn_on_that_day(warehouse):
+    rows = Rows(warehouse)
+    # a track over 200 days: one day's column is a few units wide, narrower than the marks
+    for day in ("2024-01-01", "2024-07-19"):
+        rows.claim(parties=["RUS", "UKR"], status="held", topic="ceasefire", source="TASS", source_key="tass",
+                   evidence="Talks were held.", outlet="TASS", published=day)
+    same_day = [rows.claim(parties=["RUS", "UKR"], status="denied", topic="ceasefire", source="Kremlin",
+                           source_key="kremlin", evidence=f"No talks ({i}).", outlet="Wire",
+                           published=f"2024-04-10T{9 + i:02d}:00:00") for i in range(6)]
+    page = report.render_report(warehouse)
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    span = (datetime(2024, 7, 20, tzinfo=timezone.utc) - t0).total_seconds()
+    plot_w = report.WIDTH - report.LABEL_W - report.RIGHT_PAD
+
+    def x_of(t: datetime) -> float:
+        return report.LABEL_W + (t - t0).total_seconds() / span * plot_w
+
+    day = datetime(2024, 4, 10, tzinfo=timezone.utc)
+    column = (x_of(day) - 0.05, x_of(day + timedelta(days=1)) + 0.05)  # (SVG values have one decimal)
+    for x in _mark_xs(page, same_day):
+        assert column[0] <= x <= column[1], (x, column)
+
+
+def test_a_long_source_name_is_shown_whole(warehouse):
+    long_name = "Spokesperson of the Ministry of Foreign Affairs of the Russian Federation Maria Zakharova"
+    rows = Rows(warehouse)
+    rows.claim(parties=["RUS", "UKR"], status="denied", topic="ceasefire", source=long_name,
+               source_key="maria-zakharova", evidence="No talks.", outlet="Wire")
+    page = report.render_report(warehouse)
+    label = re.search(r'<text [^>]*class="src-label"><title>[^<]*</title>(.*?)</text>', page).group(1)
+    lines = re.findall(r"<tspan[^>]*>([^<]*)</tspan>", label)
+    assert len(lines) > 1 and " ".join(lines) == long_name
+    assert "…" not in label

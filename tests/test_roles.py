@@ -310,7 +310,7 @@ def test_analyst_cannot_store_large_objects(warehouse_dsn, login):
 
 
 def test_analyst_keeps_reading_the_views_and_nothing_more_after_a_remigration(warehouse, warehouse_dsn, login):
-    """Views are dropped and recreated after every migration: the analyst's grants come back with them."""
+    """A migration replaces the views whose files changed: the analyst's grants stay or come back with them."""
     _seed_story(Loader(warehouse))
     cx.detect(warehouse)
     name = login()
@@ -450,3 +450,159 @@ def test_analyst_still_triages_after_a_remigration(warehouse, warehouse_dsn, log
         conn.commit()
     finally:
         conn.close()
+
+
+# --------------------------------------------------------------------------- an analyst cannot hold the pipeline up
+
+# the advisory lock keys the pipeline used before migration 0009 (migration, run, detection)
+OLD_ADVISORY_KEYS = (727_011_001, 727_011_002, 727_011_003)
+
+
+@pytest.fixture
+def analyst_holding_the_advisory_keys(warehouse, warehouse_dsn, login):
+    """An analyst session holding every advisory key the pipeline ever used; lock waits in this database
+    give up after 3 s (so that a pipeline that still waited on them would fail, not hang)."""
+    wh.migrate(warehouse)
+    dbname = psycopg2.extensions.parse_dsn(warehouse_dsn)["dbname"]
+    with wh.transaction(warehouse) as cur:
+        cur.execute(sql.SQL("alter database {} set lock_timeout = '3s'").format(sql.Identifier(dbname)))
+    conn = _connect_as(warehouse_dsn, login())
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        for key in OLD_ADVISORY_KEYS:
+            cur.execute("select pg_advisory_lock(%s)", (key,))
+    yield conn
+    conn.close()
+
+
+def test_an_analyst_cannot_make_a_run_believe_another_is_in_progress(analyst_holding_the_advisory_keys,
+                                                                     warehouse_dsn):
+    with wh.run_lock(warehouse_dsn) as got:
+        assert got
+
+
+def test_an_analyst_cannot_hold_up_contradiction_detection(analyst_holding_the_advisory_keys, warehouse,
+                                                           warehouse_dsn):
+    _seed_story(Loader(warehouse))
+    conn = wh.connect(warehouse_dsn)
+    try:
+        assert len(cx.detect(conn).new_contradiction_ids) == 1
+    finally:
+        conn.close()
+
+
+def test_an_analyst_cannot_hold_up_a_migration(analyst_holding_the_advisory_keys, warehouse, warehouse_dsn):
+    with wh.transaction(warehouse) as cur:
+        cur.execute("drop view analytics.status_timeline")  # something for migrate to do
+    conn = wh.connect(warehouse_dsn)
+    try:
+        assert wh.migrate_schema(conn).views_created == ["analytics.status_timeline"]
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("statement", [
+    "select * from talkwatch.pipeline_locks for update",
+    "select talkwatch.lock_detection()",
+    "lock table talkwatch.schema_migrations in exclusive mode",
+])
+def test_an_analyst_cannot_take_the_pipelines_locks(warehouse, warehouse_dsn, login, statement):
+    conn = _connect_as(warehouse_dsn, login())
+    try:
+        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
+            cur.execute(statement)
+    finally:
+        conn.close()
+
+
+def test_analyst_cannot_create_temporary_tables(warehouse, warehouse_dsn, login):
+    name = login()
+    wh.migrate(warehouse)
+    conn = _connect_as(warehouse_dsn, name)
+    try:
+        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
+            cur.execute("create temporary table mine (x int)")
+    finally:
+        conn.close()
+
+
+def test_a_loader_login_still_stages_claims_in_a_temporary_table(warehouse, warehouse_dsn, login):
+    from test_warehouse import _article_row, _claim
+
+    name = login(roles.LOADER_ROLE)
+    wh.migrate(warehouse)
+    with warehouse.cursor() as cur:
+        cur.execute("select has_database_privilege('public', current_database(), 'temporary')")
+        assert cur.fetchone() == (False,)
+    warehouse.commit()
+    conn = _connect_as(warehouse_dsn, name)
+    try:
+        with wh.transaction(conn) as cur:
+            aid = _article_row(cur)
+        assert wh.store_claims(conn, [(aid, [_claim()])], extractor_version="t") == 1
+    finally:
+        conn.close()
+
+
+def test_a_migration_that_waits_for_an_analyst_fails_naming_the_analyst(warehouse, warehouse_dsn, login, tmp_path):
+    import shutil
+
+    name = login()
+    sql_dir = tmp_path / "sql"
+    shutil.copytree(wh.SQL_DIR, sql_dir)
+    (sql_dir / "migrations" / "9999_widen_claims.sql").write_text("alter table talkwatch.claims add column mine int;\n")
+    conn = _connect_as(warehouse_dsn, name)  # an analyst's open transaction that read a view of the claims
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select count(*) from analytics.negotiation_claims")
+        with pytest.raises(wh.WarehouseError) as failed:
+            wh.migrate(warehouse, sql_dir, lock_timeout=0.2)
+    finally:
+        conn.close()
+    message = str(failed.value)
+    assert message.startswith("applying migration 9999_widen_claims.sql: no lock within 0.2 s"), message
+    assert f"{name} (pid " in message and "idle in transaction" in message
+    assert wh.migrate(warehouse, sql_dir) == ["9999_widen_claims.sql"]  # nothing half-done: it applies later
+
+
+# --------------------------------------------------------------------------- what a password protects
+
+
+def _grant_cli(env: dict[str, str], *args: str):
+    import os
+    import subprocess
+    import sys
+
+    full = {k: v for k, v in os.environ.items() if not k.startswith("TALKWATCH_")}
+    full.update(env)
+    return subprocess.run([sys.executable, "-m", "pipeline.cli", "db", "grant-analyst", *args],
+                          capture_output=True, text=True, env=full, timeout=120, cwd=wh.SQL_DIR.parent)
+
+
+def test_grant_analyst_on_the_embedded_server_says_the_password_protects_nothing(embedded_home):
+    from pipeline import embedded
+
+    name = f"tw_analyst_{uuid.uuid4().hex[:8]}"
+    out = _grant_cli({"TALKWATCH_HOME": str(embedded_home)}, name, "--password", PASSWORD)
+    assert out.returncode == 0, out.stderr
+    note = " ".join(out.stdout.split())
+    assert "trusts every one of them (trust authentication)" in note, note
+    assert f"logs in as any role, {name!r} or the superuser postgres, with any password or none" in note
+    assert "here it protects nothing" in note and "TALKWATCH_DSN" in note
+    server = embedded.status(embedded_home)
+    assert f"in {server.socket_dir}," in note and "the folder's mode is 700" in note
+    # and it is true: a wrong password lets the analyst in, and no password the superuser
+    dsn = f"host={server.socket_dir} dbname=talkwatch"
+    psycopg2.connect(f"{dsn} user={name} password=wrong").close()
+    psycopg2.connect(f"{dsn} user=postgres").close()
+
+
+def test_grant_analyst_names_the_trust_lines_of_a_servers_pg_hba(warehouse, warehouse_dsn, login):
+    name = login()
+    rules = roles.trust_rules(warehouse)
+    if not rules:
+        pytest.skip("the test server trusts no connection")
+    out = _grant_cli({"TALKWATCH_DSN": warehouse_dsn}, name, "--password", PASSWORD)
+    assert out.returncode == 0, out.stderr
+    note = " ".join(out.stdout.split())
+    assert "lets these connections in without checking any password: " + "; ".join(rules) in note, note

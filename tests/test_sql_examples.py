@@ -89,3 +89,22 @@ def test_sources_most_often_contradicted_counts_both_sides(analyst_conn):
     counts = [r["contradictions"] for r in rows]
     assert counts == sorted(counts, reverse=True)
     assert any(r["source_key"] == "washington-post" and r["contradictions"] >= 2 for r in rows)
+
+
+def test_outlets_last_month_finds_the_sample_story_on_a_warehouse_of_old_news(warehouse, warehouse_dsn):
+    """The bundled sample feeds are from August 2024: "last month" is the month of the newest claims."""
+    _seed_story(Loader(warehouse))
+    name = f"tw_analyst_{uuid.uuid4().hex[:8]}"
+    roles.grant_analyst(warehouse, name, "example-pw")
+    conn = psycopg2.connect(psycopg2.extensions.make_dsn(warehouse_dsn, user=name, password="example-pw"))
+    try:
+        rows = _run(conn, SQL_DIR / "examples" / "outlets_on_russia_ukraine_last_month.sql")
+    finally:
+        conn.close()
+        admin = psycopg2.connect(warehouse_dsn)
+        admin.autocommit = True
+        with admin.cursor() as cur:
+            cur.execute(sql.SQL("drop role {}").format(sql.Identifier(name)))
+        admin.close()
+    assert {(r["source"], r["status"]) for r in rows} >= {("Maria Zakharova", "denied")}, rows
+    assert all(r["published_on"].isoformat().startswith("2024-08") for r in rows)

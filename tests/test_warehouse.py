@@ -213,17 +213,12 @@ def test_claim_with_bad_source_key_is_rejected_by_the_schema(warehouse):
 
 
 def test_run_lock_is_exclusive(warehouse_dsn):
-    a, b = wh.connect(warehouse_dsn), wh.connect(warehouse_dsn)
-    try:
-        with wh.run_lock(a) as got_a:
-            assert got_a
-            with wh.run_lock(b) as got_b:
-                assert not got_b
-        with wh.run_lock(b) as got_b:
-            assert got_b
-    finally:
-        a.close()
-        b.close()
+    with wh.run_lock(warehouse_dsn) as got_a:
+        assert got_a
+        with wh.run_lock(warehouse_dsn) as got_b:
+            assert not got_b
+    with wh.run_lock(warehouse_dsn) as got_b:
+        assert got_b
 
 
 def test_db_stop_stops_the_embedded_server_and_keeps_its_data(tmp_path):

@@ -3,7 +3,7 @@
 -- characters. The latest decision counts; it is recorded with the login that made it (session_user).
 -- The one thing the analyst role may write: it runs with its owner's rights (security definer) and
 -- touches nothing but talkwatch.contradiction_triage.
-create function analytics.triage_contradiction(
+create or replace function analytics.triage_contradiction(
     p_contradiction_id bigint,
     p_decision text,
     p_note text default null

@@ -1,7 +1,7 @@
 -- analytics.negotiation_claims
 -- grain: one row per claim (SPEC section 1): what one source said about one pair of parties' talks,
 -- in one article, with the article's outlet, URL, title and publication time.
-create view analytics.negotiation_claims as
+create or replace view analytics.negotiation_claims as
 with families as (
     -- the topic family of a claim on its own (partial_ceasefire belongs to the ceasefire track)
     select t.topic_a as topic, t.family

@@ -4,7 +4,7 @@
 -- how much evidence supports each side, and whether the two sources still disagree (is_open: the
 -- latest claim of each source on the track, about the same period, still conflict by SPEC §5), its
 -- confidence (sql/README.md, "Confidence"), what became of its alert, and an analyst's triage decision.
-create view analytics.contradictions as
+create or replace view analytics.contradictions as
 with sides as (
     select k.*,
            ca.source as source_a, ca.source_org as source_org_a, ca.status as status_a,

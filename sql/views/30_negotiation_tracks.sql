@@ -1,7 +1,7 @@
 -- analytics.negotiation_tracks
 -- grain: one row per track, i.e. per (parties, topic family): first and last claim seen, how many
 -- claims and sources, each source's latest status, and the contradictions flagged on it.
-create view analytics.negotiation_tracks as
+create or replace view analytics.negotiation_tracks as
 with latest_by_source as (
     select distinct on (nc.parties_key, nc.topic_family, nc.source_key)
            nc.parties_key, nc.topic_family, nc.source_key, nc.status, nc.published_at

@@ -1,7 +1,7 @@
 -- analytics.status_timeline
 -- grain: one row per (parties, source, day): what that source claimed about those parties' talks
 -- on that day (UTC): the status of its last claim of the day, and every status it claimed.
-create view analytics.status_timeline as
+create or replace view analytics.status_timeline as
 with daily as (
     select nc.parties_key, nc.source_key, nc.published_on as day,
            min(nc.parties) as parties,

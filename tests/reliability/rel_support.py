@@ -111,11 +111,12 @@ def run_backends(dsn: str, application_name: str = "talkwatch") -> list[tuple]:
 
 
 def wait_backends_gone(dsn: str, timeout: float = 30) -> None:
-    """After a kill -9 the server ends the session (and frees its run lock) only when it notices."""
+    """After a kill -9 the server ends the sessions (the run's, and the one holding its run lock) only when
+    it notices."""
     deadline = time.monotonic() + timeout
-    while run_backends(dsn):
+    while left := run_backends(dsn) + run_backends(dsn, "talkwatch-lock"):
         if time.monotonic() > deadline:
-            pytest.fail(f"the killed run's server session is still there: {run_backends(dsn)}")
+            pytest.fail(f"the killed run's server sessions are still there: {left}")
         time.sleep(0.05)
 
 

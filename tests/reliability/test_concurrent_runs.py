@@ -14,9 +14,11 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 
 def _lock_waiters(dsn: str) -> int:
+    """Sessions waiting for the run lock (a row lock of talkwatch.pipeline_locks, taken by a session of its own)."""
     dbname = psycopg2.extensions.parse_dsn(dsn)["dbname"]
     return query(dsn, "select count(*) from pg_locks l join pg_stat_activity a using (pid) "
-                      "where l.locktype = 'advisory' and not l.granted and a.datname = %s", (dbname,))[0][0]
+                      "where not l.granted and a.datname = %s and a.application_name = 'talkwatch-lock'",
+                 (dbname,))[0][0]
 
 
 @pytest.fixture(scope="module")
@@ -47,9 +49,11 @@ def concurrent_nights(make_db, served_samples, background_runs, tmp_path_factory
 
 def test_second_run_exits_with_a_clear_message_while_one_is_in_progress(concurrent_nights):
     second = concurrent_nights["second"]
-    assert second.returncode == 1
+    assert second.returncode == 4  # README "Exit status": another run is in progress
     assert "talkwatch: another talkwatch run is in progress" in second.stderr, second.stderr
     assert "Traceback" not in second.stderr
+    assert json.loads(second.stdout) == {"run_id": None, "status": "run_in_progress", "exit_code": 4,
+                                         "error": second.stderr.strip().removeprefix("talkwatch: ")}
 
 
 def test_run_with_wait_blocks_on_the_run_lock(concurrent_nights):

@@ -61,13 +61,13 @@ def three_nights(make_db, served_samples, start_smtp, tmp_path_factory):
     return out
 
 
-def _summary(proc) -> dict:
-    assert proc.returncode == 0, proc.stderr
+def _summary(proc, exit_code: int = 0) -> dict:
+    assert proc.returncode == exit_code, proc.stderr
     return json.loads(proc.stdout)
 
 
 def test_run_completes_and_reports_no_mail_when_smtp_is_down(three_nights):
-    summary = _summary(three_nights["night1"])
+    summary = _summary(three_nights["night1"], exit_code=6)
     assert summary["contradictions_new"] >= 1
     assert summary["mails_sent"] == 0
     assert "smtp send failed" in (summary["alert_error"] or ""), summary
@@ -79,11 +79,20 @@ def test_contradictions_stay_pending_when_smtp_is_down(three_nights):
 
 
 def test_contradictions_stay_pending_when_smtp_refuses_the_message(three_nights):
-    summary = _summary(three_nights["night1b"])
+    summary = _summary(three_nights["night1b"], exit_code=6)
     assert three_nights["refused_attempts"] == 1
     assert summary["mails_sent"] == 0
     assert "SMTPDataError" in (summary["alert_error"] or "") and "451" in summary["alert_error"], summary
     assert three_nights["pending_after_night1b"] == three_nights["pending_after_night1"]
+
+
+def test_a_night_whose_digest_was_not_sent_exits_6_and_says_so(three_nights):
+    for night in ("night1", "night1b"):
+        out = three_nights[night]
+        summary = _summary(out, exit_code=6)
+        assert (summary["status"], summary["exit_code"], summary["alert_failed"]) == ("alert_failed", 6, True)
+        assert "the night failed: the alert digest could not be sent" in out.stderr, out.stderr
+    assert _summary(three_nights["night2"])["status"] == "ok"
 
 
 def test_each_failed_delivery_is_recorded_with_its_run(three_nights):
