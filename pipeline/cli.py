@@ -288,7 +288,7 @@ def cmd_triage(args, settings: Settings) -> int:
 def cmd_export_feedback(args, settings: Settings) -> int:
     from pipeline import triage
 
-    _dsn, conn = _connect(settings)
+    _dsn, conn = _connect_readonly(settings)  # it only reads: no migration, no lock
     try:
         lines = triage.feedback_examples(conn)
     finally:

@@ -724,7 +724,7 @@ def connect_migrated(settings: Settings | None = None):
 def connect_readonly(settings: Settings | None = None):
     """Resolve the DSN and open a read-only session (every transaction READ ONLY) on a warehouse whose
     migrations are applied; returns (dsn, conn). Never migrates, locks or writes anything: the
-    commands that only read (counts, report, contradictions, feeds) use it."""
+    commands that only read (counts, report, contradictions, feeds, export-feedback) use it."""
     settings = settings or Settings.from_env()
     dsn = resolve_dsn(settings)
     try:

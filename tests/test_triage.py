@@ -136,3 +136,9 @@ def test_export_feedback_command_writes_one_article_a_line(warehouse, warehouse_
     lines = [json.loads(x) for x in out_file.read_text("utf-8").splitlines()]
     assert [line["id"] for line in lines] == sorted(_examples(warehouse))  # only the triaged one's articles
     assert len(lines) == 2 and "2 articles" in out.stderr
+
+
+def test_export_feedback_only_reads_it_never_migrates(empty_warehouse_dsn):
+    out = _cli(["export-feedback"], empty_warehouse_dsn)
+    assert out.returncode == 1
+    assert "no talkwatch schema yet: run `talkwatch db migrate`" in out.stderr, out.stderr
