@@ -323,6 +323,35 @@ def cmd_eval(args, settings: Settings) -> int:
     return 0
 
 
+def cmd_train(args, settings: Settings) -> int:
+    from pipeline.extract import learn
+    from pipeline.extract.claims import MODEL_DIR
+
+    corpus = Path(args.corpus) if args.corpus else settings.train_corpus
+    if not corpus.is_file():
+        raise CliError(f"no training corpus at {corpus} (pass --corpus, or set TALKWATCH_TRAIN_CORPUS)")
+    out = Path(args.out) if args.out else MODEL_DIR
+    learn.train(corpus, out, cache_dir=Path(args.cache) if args.cache else None,
+                log=lambda m: print(f"· {m}", file=sys.stderr))
+    return 0
+
+
+def cmd_measure(args, settings: Settings) -> int:
+    from pipeline.extract import measure
+
+    corpus = Path(args.corpus) if args.corpus else settings.train_corpus
+    for path in (corpus, *(Path(p) for p in args.check)):
+        if not path.is_file():
+            raise CliError(f"no gold file at {path}")
+    text = measure.report(corpus, [Path(p) for p in args.check], folds=args.folds,
+                          cache_dir=Path(args.cache) if args.cache else None, quick=args.quick,
+                          log=lambda m: print(f"· {m}", file=sys.stderr))
+    if args.output:
+        Path(args.output).write_text(text, encoding="utf-8")
+    print(text)
+    return 0
+
+
 def cmd_feeds(args, settings: Settings) -> int:
     from pipeline import nightly
 
@@ -562,6 +591,22 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--scorer", help="score.py to use (default: beside the gold file, else ../shared/eval)")
     v.add_argument("--errors", help="where to write missed/spurious claims (default: GOLD.errors.jsonl in cwd)")
     v.set_defaults(func=cmd_eval)
+
+    t = sub.add_parser("train", help="fit the extractor's models on the annotated corpus (writes pipeline/extract/models)")
+    t.add_argument("--corpus", help="gold JSONL to learn from (default: ../shared/train/train.jsonl)")
+    t.add_argument("--out", help="folder for the artefacts (default: the package's models folder)")
+    t.add_argument("--cache", help="folder to keep parsed corpora in between runs (optional)")
+    t.set_defaults(func=cmd_train)
+
+    m = sub.add_parser("measure", help="grouped cross-validation, held-out scores, learned vs rules, learning "
+                                       "curve and calibration, as markdown tables")
+    m.add_argument("--corpus", help="gold JSONL to cross-validate on (default: ../shared/train/train.jsonl)")
+    m.add_argument("--check", nargs="*", default=[], help="held-out gold files, scored by models trained on the corpus")
+    m.add_argument("--folds", type=int, default=5)
+    m.add_argument("--quick", action="store_true", help="cross-validation and held-out scores only")
+    m.add_argument("--cache", help="folder to keep parsed corpora in between runs (optional)")
+    m.add_argument("-o", "--output", help="also write the tables to this file")
+    m.set_defaults(func=cmd_measure)
 
     f = sub.add_parser("feeds", help="feed health, one line per configured feed")
     f.add_argument("--feeds", help="feeds YAML file (default: the bundled sample feeds)")

@@ -160,7 +160,7 @@ def extract_pending(
     progress: Progress = _noop,
 ) -> dict:
     """Extract claims from every pending article and load them, one transaction per batch."""
-    from pipeline.extract import EXTRACTOR_VERSION, extract_articles, load_pipeline
+    from pipeline.extract import EXTRACTOR_VERSION, PIECE_CHARS, extract_articles, load_pipeline
     from pipeline.models import Article
 
     done = claims = failed = 0
@@ -173,13 +173,13 @@ def extract_pending(
         if nlp is None:
             progress(f"loading the spaCy pipeline for {len(pending)}+ articles")
             nlp = load_pipeline(settings.spacy_model)
-        # a text over the pipeline's max_length would fail its whole batch (and cost a retry of each)
-        too_long = {p.article_id: p for p in pending
-                    if len(p.title or "") + len(p.body or "") + 2 > nlp.max_length}
-        for p in too_long.values():
-            n = len(p.title or "") + len(p.body or "")
-            wh.mark_extract_failed(conn, p.article_id, f"text too long to extract: {n} characters (title and "
-                                   f"body), over the spaCy pipeline's max_length of {nlp.max_length}")
+        # a long body (a live blog) is read in pieces under the pipeline's max_length, up to max_text_chars; a
+        # title is one line of a feed: one longer than a piece is no title
+        piece_chars = min(PIECE_CHARS, nlp.max_length - 1)
+        too_long = {p.article_id: len(p.title or "") for p in pending if len(p.title or "") > piece_chars}
+        for article_id, n in too_long.items():
+            wh.mark_extract_failed(conn, article_id, f"title too long to extract: {n} characters, over the "
+                                   f"{piece_chars} a piece of text may have")
             failed += 1
         articles = [
             Article(id=str(p.article_id), outlet=p.outlet, url=p.url, published=p.published_at,
@@ -190,14 +190,14 @@ def extract_pending(
             results = [
                 (int(a.id), cs)
                 for a, cs in extract_articles(articles, nlp=nlp, batch_size=settings.batch_size,
-                                              n_process=settings.n_process)
+                                              n_process=settings.n_process, piece_chars=piece_chars)
             ]
         except Exception:  # one malformed article must not sink the batch: retry one by one
             logger.exception("batch extraction failed; retrying article by article")
             results = []
             for a in articles:
                 try:
-                    results.extend((int(x.id), cs) for x, cs in extract_articles([a], nlp=nlp))
+                    results.extend((int(x.id), cs) for x, cs in extract_articles([a], nlp=nlp, piece_chars=piece_chars))
                 except Exception as exc:  # noqa: BLE001 - recorded against the article
                     wh.mark_extract_failed(conn, int(a.id), f"{type(exc).__name__}: {exc}")
                     failed += 1
@@ -215,7 +215,7 @@ def _clip(body: str, limit: int, article_id: int) -> str:
         return body
     cut = max(body.rfind("\n", 0, limit), body.rfind(". ", 0, limit) + 1)
     cut = cut if cut > limit // 2 else limit
-    logger.warning("article %s: body of %s characters, extracting its first %s (TALKWATCH_MAX_TEXT_CHARS)",
+    logger.warning("article %s: body of %s characters, reading its first %s (TALKWATCH_MAX_TEXT_CHARS)",
                    article_id, len(body), cut)
     return body[:cut]
 

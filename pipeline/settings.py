@@ -11,6 +11,8 @@ PROJECT_DIR = PACKAGE_DIR.parent
 SQL_DIR = Path(os.environ.get("TALKWATCH_SQL_DIR", PROJECT_DIR / "sql"))
 SAMPLE_FEEDS_FILE = PROJECT_DIR / "examples" / "feeds" / "feeds.yaml"
 DEFAULT_FEEDS_FILE = PROJECT_DIR / "feeds.yaml"
+# the annotated corpus `talkwatch train` learns from (kept outside the repository: never committed)
+DEFAULT_TRAIN_CORPUS = PROJECT_DIR.parent / "shared" / "train" / "train.jsonl"
 USER_AGENT = "talkwatch/0.1 (+https://github.com/talkwatch/talkwatch; news monitoring bot)"
 
 
@@ -151,11 +153,12 @@ class Settings:
     batch_size: int = 64
     n_process: int = 1
     failing_feed_threshold: int = 3
-    # news articles are far shorter; a page of 300k characters is a whole site's text, and parsing it
-    # costs about 1 GB: extraction reads the first max_text_chars of a body
-    max_text_chars: int = 100_000
+    # extraction reads a body in pieces (pipeline.extract.PIECE_CHARS, cut at paragraph ends), so memory stays
+    # bounded however long it is; a page longer than this is a whole site's text, read up to here
+    max_text_chars: int = 2_000_000
     # contradictions under this confidence are not mailed (they stay in the warehouse, marked low_confidence)
     alert_min_confidence: float = DEFAULT_ALERT_MIN_CONFIDENCE
+    train_corpus: Path = DEFAULT_TRAIN_CORPUS
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -169,9 +172,10 @@ class Settings:
             batch_size=_int("TALKWATCH_BATCH_SIZE", 64),
             n_process=_int("TALKWATCH_N_PROCESS", 1),
             failing_feed_threshold=_int("TALKWATCH_FAILING_FEED_NIGHTS", 3),
-            max_text_chars=_int("TALKWATCH_MAX_TEXT_CHARS", 100_000),
+            max_text_chars=_int("TALKWATCH_MAX_TEXT_CHARS", 2_000_000),
             alert_min_confidence=parse_confidence(
                 os.environ.get("TALKWATCH_ALERT_MIN_CONFIDENCE"), name="TALKWATCH_ALERT_MIN_CONFIDENCE",
                 default=DEFAULT_ALERT_MIN_CONFIDENCE,
             ),
+            train_corpus=Path(os.environ.get("TALKWATCH_TRAIN_CORPUS") or DEFAULT_TRAIN_CORPUS),
         )
