@@ -35,7 +35,7 @@ def _float(name: str, default: float) -> float:
 
 # The digest mails a contradiction only when its confidence (sql/README.md, "Confidence") is at least this.
 # Chosen by measurement: bench/README.md, "Alerts", says how and from which run.
-DEFAULT_ALERT_MIN_CONFIDENCE = 0.4
+DEFAULT_ALERT_MIN_CONFIDENCE = 0.85
 
 
 def parse_confidence(raw: str | float | None, *, name: str, default: float) -> float:
