@@ -143,6 +143,33 @@ def run_phase(kind: str, args) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+LOAD_TARGET = 5.0
+
+_LOAD_SCRIPT = """
+import json, time
+t0 = time.perf_counter()
+from pipeline.extract.claims import MODEL_DIR, Models
+Models.load(MODEL_DIR)
+t1 = time.perf_counter()
+from pipeline.extract import load_pipeline
+nlp = load_pipeline()
+nlp("Armenia and Azerbaijan held talks in Vienna, the foreign ministry said.")
+t2 = time.perf_counter()
+print(json.dumps({"models_seconds": t1 - t0, "pipeline_seconds": t2 - t1}))
+"""
+
+
+def load_times(repeat: int = 3) -> dict:
+    """Seconds to load the trained models (imports included) and then the whole pipeline with its first doc,
+    each in a fresh process; the best of `repeat`."""
+    runs = []
+    for _ in range(repeat):
+        proc = subprocess.run([sys.executable, "-c", _LOAD_SCRIPT], capture_output=True, text=True, check=True,
+                              cwd=str(Path(__file__).resolve().parents[1]))
+        runs.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+    return {k: round(min(r[k] for r in runs), 3) for k in runs[0]} | {"runs": runs}
+
+
 def measure(args) -> dict:
     runs: dict[str, list[dict]] = {"bare": [], "project": []}
     for _ in range(args.repeat):
@@ -157,7 +184,11 @@ def measure(args) -> dict:
         log.info("interleaved: bare %.1f s, project %.1f s, ratio %.3f", inter["bare_seconds"], inter["project_seconds"],
                  inter["ratio"])
     ratio = inter["ratio"] if inter is not None else separate
+    loads = load_times()
+    log.info("models load in %.2f s; the pipeline with its first doc in %.2f s", loads["models_seconds"],
+             loads["pipeline_seconds"])
     return {
+        "load": loads,
         "benchmark": "extract", **common.environment(),
         "params": {"articles": args.articles, "batch_size": args.batch_size, "n_process": args.n_process,
                    "repeat": args.repeat},
@@ -188,7 +219,14 @@ def rows(result: dict) -> list[common.Row]:
         how = f"bare nlp.pipe of {result['model']}: {b['words_per_s']:,.0f} words/s"
         detail = (f"project {p['words_per_s']:,.0f} words/s ({p['seconds']:.0f} s for {result['words']:,} words, "
                   f"{p['claims']:,} claims)")
+    load = result.get("load") or {}
     return [
+        *([common.Row(
+            benchmark="trained models load (fresh process, imports included; best of 3)",
+            baseline="absolute", measured=load["models_seconds"], unit="s", target=f"<= {LOAD_TARGET}",
+            detail=f"the whole pipeline (spaCy model, components, models) and its first doc: "
+                   f"{load['pipeline_seconds']:.2f} s",
+        )] if load else []),
         common.Row(
             benchmark=f"extraction words/s, {result['params']['articles']:,} articles, n_process={n}",
             baseline=how, measured=result["ratio"], unit="ratio", target=f">= {TARGET}", detail=detail,
