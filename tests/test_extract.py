@@ -427,3 +427,32 @@ def test_a_giant_body_is_clipped_at_a_paragraph_end_before_extraction():
     clipped = _clip(body, 1000, article_id=1)
     assert 900 < len(clipped) <= 1000 and clipped.endswith("Doha.") and body.startswith(clipped)
     assert _clip("short text", 1000, article_id=2) == "short text"
+
+
+@pytest.mark.slow
+def test_a_body_over_the_pipelines_max_length_is_extracted_at_night(warehouse_dsn):
+    """Issue 13, item 6: a live blog longer than spaCy's max_length, its denial in the first paragraph."""
+    from dataclasses import replace
+
+    from pipeline import nightly
+    from pipeline import warehouse as wh
+    from pipeline.settings import Settings
+
+    nlp = load_pipeline()
+    nlp.max_length = 20_000  # (the live blog of the issue had 1.29 M characters against spaCy's 1 M)
+    first = ("Azerbaijan's foreign ministry spokesman Aykhan Hajizada denied on Monday that Azerbaijan and "
+             "Armenia were holding secret talks in Vienna. \"There are no such negotiations,\" Hajizada said.\n")
+    body = first + "Live updates: the weather in the region stayed dry and warm through the week.\n" * 800
+    assert len(body) > 3 * nlp.max_length
+    conn = wh.connect(warehouse_dsn)
+    try:
+        [article_id] = wh.import_articles(conn, [Article(id="blog", outlet="Northern Gazette", url="https://x.example/b",
+                                                          published="2025-03-02", title="Live", text=body)]).values()
+        summary = nightly.extract_pending(conn, replace(Settings.from_env(), dsn=warehouse_dsn), nlp=nlp)
+        with conn.cursor() as cur:
+            cur.execute("select status, source_key from talkwatch.claims where article_id = %s", (article_id,))
+            claims = set(cur.fetchall())
+    finally:
+        conn.close()
+    assert summary["articles_failed"] == 0 and summary["articles_extracted"] == 1
+    assert ("denied", "aykhan-hajizada") in claims

@@ -61,8 +61,6 @@ def featurize(ctx: ArticleContext, lex: Lexicon, gaz: Gazetteer, words: frozense
         speaker = sentence_speaker(sent, ctx, gaz, lex)
         if speaker is not None:
             last_speaker = speaker
-        if "\n" in sent.text_with_ws[-2:] and sent.text.lstrip()[:1] not in ('"', "“"):
-            pass  # a new paragraph keeps the last speaker: '"...," he added' often opens one
     return out
 
 
@@ -105,6 +103,11 @@ class Models:
     @property
     def threshold(self) -> float:
         return float(self.manifest.get("claim_threshold", 0.5))
+
+    @property
+    def denial_threshold(self) -> float:
+        """Denials have a threshold of their own: few, and every contradiction needs one."""
+        return float(self.manifest.get("denial_threshold", self.threshold))
 
     @property
     def denial_precision(self) -> float:
@@ -226,9 +229,11 @@ def claim_key(c: RawClaim) -> tuple:
     return (tuple(c.parties), c.status, c.source["key"] if c.source else "")
 
 
-def aggregate(raws: list[RawClaim], threshold: float, calibrator: Calibrator | None) -> list[RawClaim]:
+def aggregate(raws: list[RawClaim], threshold: float, calibrator: Calibrator | None,
+              denial_threshold: float | None = None) -> list[RawClaim]:
     """One claim per key: the sentences saying it are independent pieces of evidence (its score is their
-    noisy-or), read from its best sentence; kept when the score reaches `threshold`; its confidence the
+    noisy-or), read from its best sentence; kept when the score reaches `threshold` (`denial_threshold` for a
+    denial); its confidence the
     calibrated score."""
     groups: dict[tuple, list[RawClaim]] = {}
     for r in raws:
@@ -237,7 +242,7 @@ def aggregate(raws: list[RawClaim], threshold: float, calibrator: Calibrator | N
     for group in groups.values():
         top = max(group, key=lambda r: r.score)
         agg = 1.0 - float(np.prod([1.0 - r.score for r in group]))
-        if agg < threshold:
+        if agg < (denial_threshold if denial_threshold is not None and top.status in DENIALS else threshold):
             continue
         out.append(replace(
             top, support=len(group), score=agg, confidence=calibrator(agg) if calibrator is not None else agg,
@@ -250,7 +255,8 @@ def aggregate(raws: list[RawClaim], threshold: float, calibrator: Calibrator | N
 def decide(ctx: ArticleContext, feats: list[SentenceFeatures], models: Models, lex: Lexicon,
            gaz: Gazetteer) -> list[RawClaim]:
     """The article's claims: every candidate sentence's, aggregated by key, kept above the trained threshold."""
-    return aggregate(sentence_claims(ctx, feats, models, lex, gaz), models.threshold, models.calibrator)
+    return aggregate(sentence_claims(ctx, feats, models, lex, gaz), models.threshold, models.calibrator,
+                     models.denial_threshold)
 
 
 def _mediated(start: int, ctx: ArticleContext, lex: Lexicon) -> bool:

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from pipeline.extract.claims import (
+    DENIALS,
     NONE,
     Models,
     SentenceFeatures,
@@ -395,7 +396,7 @@ def denial_precision(examples: list[Example], lex: Lexicon) -> float:
 
 
 def fit(examples: list[Example], cfg: FitConfig | None = None, lex: Lexicon | None = None) -> Models:
-    """Train every model on the examples; choose the claim threshold and fit the calibration map on
+    """Train every model on the examples; choose the claim thresholds and fit the calibration map on
     out-of-fold predictions of an inner grouped cross-validation (so neither sees its own training data)."""
     cfg = cfg or FitConfig()
     lex = lex or Lexicon.from_cues(load_cues())
@@ -405,11 +406,11 @@ def fit(examples: list[Example], cfg: FitConfig | None = None, lex: Lexicon | No
         models = _fit_models([e for i, e in enumerate(examples) if i not in held], cfg, lex)
         for i in fold:
             inner.append((examples[i], aggregate(predict_raw(examples[i], models, lex), 0.0, None)))
-    threshold = choose_threshold(inner)
+    threshold, denial_threshold = choose_thresholds(inner)
     models = _fit_models(examples, cfg, lex)
-    models.manifest["claim_threshold"] = threshold
+    models.manifest.update({"claim_threshold": threshold, "denial_threshold": denial_threshold})
     scored = [(c.extra["score"], ok) for ex, raws in inner
-              for c, ok in label_claims(ex, kept_claims(ex, raws, threshold))]
+              for c, ok in label_claims(ex, kept_claims(ex, raws, threshold, denial_threshold))]
     models.calibrator = fit_isotonic([s for s, _ in scored], [ok for _, ok in scored])
     return models
 
@@ -446,24 +447,24 @@ def label_claims(ex: Example, claims: list) -> list[tuple[object, int]]:
     return out
 
 
-def _gold_keys(ex: Example) -> int:
-    return len({(tuple(sorted(g["parties"])), g["status"], _norm(g.get("source", ""))) for g in ex.gold})
+def _gold_keys(ex: Example, statuses: frozenset[str] | None = None) -> int:
+    return len({(tuple(sorted(g["parties"])), g["status"], _norm(g.get("source", ""))) for g in ex.gold
+                if statuses is None or g["status"] in statuses})
 
 
-def kept_claims(ex: Example, keys: list, threshold: float) -> list:
-    """The article's claims (one per key, see `claims.aggregate`) whose score reaches `threshold`, completed
-    and merged as at night."""
+def kept_claims(ex: Example, keys: list, threshold: float, denial_threshold: float | None = None) -> list:
+    """The article's claims (one per key, see `claims.aggregate`) whose score reaches the threshold (a denial's
+    own, when given), completed and merged as at night."""
     from pipeline.extract import EXTRACTOR_VERSION, article_text
     from pipeline.extract.consolidate import complete, merge
 
     _, title_len = article_text(ex.article)
-    return merge([complete(ex.article, r, EXTRACTOR_VERSION) for r in keys if r.score >= threshold], title_len)
+    dt = threshold if denial_threshold is None else denial_threshold
+    kept = [r for r in keys if r.score >= (dt if r.status in DENIALS else threshold)]
+    return merge([complete(ex.article, r, EXTRACTOR_VERSION) for r in kept], title_len)
 
 
-def choose_threshold(predicted: list[tuple[Example, list]]) -> float:
-    """The claim threshold that maximises claims F1 over out-of-fold predictions (one per key), on a grid."""
-    n_gold = sum(_gold_keys(ex) for ex, _ in predicted)
-    labelled = [(c.extra["score"], ok) for ex, keys in predicted for c, ok in label_claims(ex, kept_claims(ex, keys, 0.0))]
+def _best_threshold(labelled: list[tuple[float, int]], n_gold: int) -> float:
     best = (-1.0, 0.5)
     for t in np.arange(0.02, 0.9, 0.01):
         kept = [ok for score, ok in labelled if score >= t]
@@ -471,6 +472,18 @@ def choose_threshold(predicted: list[tuple[Example, list]]) -> float:
         if f1 > best[0] + 1e-9:
             best = (f1, round(float(t), 2))
     return best[1]
+
+
+def choose_thresholds(predicted: list[tuple[Example, list]]) -> tuple[float, float]:
+    """The claim threshold that maximises claims F1 over out-of-fold predictions (one per key), and the one
+    that maximises the F1 of denials alone (few, and what every contradiction needs), on a grid."""
+    labelled = [(c.extra["score"], ok, c.status in DENIALS) for ex, keys in predicted
+                for c, ok in label_claims(ex, kept_claims(ex, keys, 0.0))]
+    n_gold = sum(_gold_keys(ex) for ex, _ in predicted)
+    n_denials = sum(_gold_keys(ex, DENIALS) for ex, _ in predicted)
+    threshold = _best_threshold([(s, ok) for s, ok, _ in labelled], n_gold)
+    denial = _best_threshold([(s, ok) for s, ok, d in labelled if d], n_denials) if n_denials else threshold
+    return threshold, denial
 
 
 def predict_raw(ex: Example, models: Models, lex: Lexicon) -> list:

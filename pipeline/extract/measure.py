@@ -31,7 +31,6 @@ from pipeline.extract.topics import rule_hedged, rule_topic
 
 CURVE = (0.25, 0.5, 0.75, 1.0)
 BINS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 1.0001)
-POSITIONS = {"proposed", "accepted", "rejected"}
 STATES = {"planned", "ongoing", "held", "agreed", "stalled", "collapsed"}
 CONFLICTS = {"denied": STATES, "no_deal": {"agreed"}}
 CEASEFIRES = {"ceasefire", "partial_ceasefire"}

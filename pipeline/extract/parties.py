@@ -42,7 +42,7 @@ def party_options(cand: Candidate, ctx: ArticleContext, gaz: Gazetteer, dyad_pri
         if any(t.lemma_.lower() in mediation_words or t.lower_ in mediation_words for t in before):
             mediated.add(m.code)
         after = ctx.doc[m.end:min(cand.end, m.end + 2)]
-        if any(t.lower_ in ("-brokered", "brokered", "-mediated", "mediated", "-hosted", "hosted") for t in after):
+        if any(t.lower_.lstrip("-") in mediation_words for t in after):  # "Qatar-brokered", "Qatar mediated"
             mediated.add(m.code)
     rank = ctx.rank
     core = set(in_sent) | {c for c, _ in ctx.counts.most_common(3)}

@@ -155,7 +155,6 @@ def status_features(cand: Candidate, ctx: ArticleContext, lex: Lexicon) -> Featu
 # denying that talks collapsed or stalled says they go on
 NEGATED = {"agreed": "no_deal", "held": "denied", "ongoing": "denied", "planned": "denied", "collapsed": "ongoing",
            "stalled": "ongoing", "proposed": "rejected", "accepted": "rejected"}
-_EXISTENCE = {"be", "have", "exist", "hold", "take", "happen", "occur", "conduct"}
 
 
 def cue_classes(cand: Candidate, ctx: ArticleContext, lex: Lexicon) -> Features:
@@ -198,7 +197,7 @@ def rule_status(cand: Candidate, ctx: ArticleContext, lex: Lexicon) -> str | Non
         rep = reporting_verb(t, lex)
         if (rep is not None and lemma(rep) in lex.status_verbs.get("denied", ())) or vl in lex.status_verbs.get("denied", ()):
             return "no_deal" if kind == "deal" else "denied"
-        if no or (fr["neg"] and vl in _EXISTENCE):
+        if no or (fr["neg"] and vl in lex.existence_verbs):
             return "no_deal" if kind == "deal" else "denied"
         named = next((st for st, verbs in lex.status_verbs.items() if vl in verbs), None)
         if named is None and t.pos_ in _VERBAL:

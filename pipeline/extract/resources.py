@@ -175,6 +175,8 @@ class Lexicon:
     denial_objects: frozenset[str] = frozenset()  # what a denial can deny: talks, and (deal_objects) deals
     deal_objects: frozenset[str] = frozenset()
     conditions: frozenset[str] = frozenset()  # "unless", "until": a refusal with a condition is a position
+    pronouns: frozenset[str] = frozenset()  # "he said", "according to her": the speaker named before
+    role_words: frozenset[str] = frozenset()  # "the spokesman said": the speaker named before
     talk_words: frozenset[str] = frozenset()  # triggers naming talks (a denial of them is `denied`)
     deal_words: frozenset[str] = frozenset()  # triggers naming a deal or an exchange (`no_deal`)
     status_verbs: dict[str, frozenset[str]] = field(default_factory=dict)  # status -> verb lemmas naming it
@@ -198,6 +200,8 @@ class Lexicon:
             denial_objects=frozenset(cues.words("denial", "talks") | cues.words("denial", "deals")),
             deal_objects=frozenset(cues.words("denial", "deals")),
             conditions=frozenset(cues.words("denial", "conditions")),
+            pronouns=frozenset(cues.words("speakers", "pronouns")),
+            role_words=frozenset(cues.words("speakers", "role_words")),
             talk_words=frozenset(cues.words("triggers", "talks")),
             deal_words=frozenset(cues.words("triggers", "deals") | cues.words("triggers", "exchanges")),
             status_verbs={st: frozenset(cues.words("status_cues", st, "verbs")) for st in cues.groups("status_cues")},

@@ -14,9 +14,6 @@ from pipeline.extract.records import Candidate, Features, SourceOption
 from pipeline.extract.resources import Gazetteer, Lexicon
 from pipeline.models import slugify
 
-_PRONOUNS = {"he", "she", "they", "we", "i"}
-_ROLE_REFS = {"spokesman", "spokeswoman", "spokesperson", "official", "minister", "leader", "president", "aide",
-              "envoy", "negotiator", "diplomat", "chief", "commander", "secretary", "adviser", "advisor"}
 _DROP_CHARS = "\"'“”‘’.,:;()[]"
 
 
@@ -203,14 +200,14 @@ def source_options(cand: Candidate, ctx: ArticleContext, gaz: Gazetteer, lex: Le
         s = _subject(r)
         if s is None or s.i in covered or s.ent_type_:
             continue
-        if (s.lower_ in _PRONOUNS or lemma(s) in _ROLE_REFS) and last_speaker is not None:
+        if (s.lower_ in lex.pronouns or lemma(s) in lex.role_words) and last_speaker is not None:
             prev = SourceOption(kind=last_speaker.kind, name=last_speaker.name, key=last_speaker.key,
                                 org=last_speaker.org, code=last_speaker.code, token=s.i)
             add(prev, s)
             seen[prev.key].features["refers_back"] = 1.0
-            seen[prev.key].features[f"refers_back={'pronoun' if s.lower_ in _PRONOUNS else 'role'}"] = 1.0
+            seen[prev.key].features[f"refers_back={'pronoun' if s.lower_ in lex.pronouns else 'role'}"] = 1.0
     for t in sent:  # "according to her"
-        if (t.lower_ in _PRONOUNS or t.lower_ in ("her", "him", "them")) and t.dep_ == "pobj" \
+        if t.lower_ in lex.pronouns and t.dep_ == "pobj" \
                 and t.head.lower_ == "to" and t.head.head.lower_ == "according" and last_speaker is not None:
             prev = SourceOption(kind=last_speaker.kind, name=last_speaker.name, key=last_speaker.key,
                                 org=last_speaker.org, code=last_speaker.code, token=t.i)
