@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import re
 import signal
 import sys
@@ -24,6 +25,7 @@ EXIT_RUN_IN_PROGRESS = 4  # `talkwatch run`: another run holds the run lock; thi
 EXIT_FEEDS_FAILED = 5  # `talkwatch run`: the night ran, but every feed failed: nothing new was read
 EXIT_ALERT_FAILED = 6  # `talkwatch run`: the night ran, but the digest was not sent (its contradictions stay pending)
 EXIT_INTERRUPTED = 130  # Ctrl-C (SIGINT); 143 for SIGTERM; the run is recorded as failed
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of stdout went away (`talkwatch contradictions | head`)
 EXIT_TERMINATED = 143
 
 _NIGHT_EXIT = {"ok": EXIT_OK, "feeds_failed": EXIT_FEEDS_FAILED, "alert_failed": EXIT_ALERT_FAILED}
@@ -643,7 +645,15 @@ def main(argv: list[str] | None = None) -> int:
             settings = Settings.from_env()
         except ValueError as exc:
             raise CliError(str(exc)) from exc
-        return args.func(args, settings)
+        code = args.func(args, settings)
+        sys.stdout.flush()  # inside the try: a reader gone away is seen here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # Stop quietly, as a tool ended by SIGPIPE would; stdout goes to /dev/null so that Python's own
+        # flush at exit does not raise again.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
     except CliError as exc:
         _err(str(exc))
         return EXIT_ERROR

@@ -45,3 +45,26 @@ def test_contradictions_jsonl_escapes_bidi_controls_and_keeps_the_text(warehouse
     assert BIDI not in out.stdout and "\\u202e" in out.stdout
     (row,) = [json.loads(line) for line in out.stdout.splitlines()]
     assert row["a"]["source"] == f"{BIDI}ecruos lived"  # the same string to a JSON reader
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(warehouse, warehouse_dsn, tmp_path):
+    """`talkwatch contradictions --format jsonl | head -1`: no traceback when the reader goes away."""
+    rows = Rows(warehouse)
+    long_text = "No such talks took place, the ministry said. " * 40  # ~1.8 kB a side: 200 kB in all
+    for i in range(60):
+        a = rows.claim(parties=["RUS", "UKR"], status="denied", topic="ceasefire", source=f"Denier {i}",
+                       source_key=f"denier-{i}", evidence=long_text, outlet="Wire")
+        b = rows.claim(parties=["RUS", "UKR"], status="held", topic="ceasefire", source=f"Reporter {i}",
+                       source_key=f"reporter-{i}", evidence=long_text, outlet="Wire")
+        rows.contradiction([a], [b], parties=["RUS", "UKR"], source_keys=(f"denier-{i}", f"reporter-{i}"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TALKWATCH_")}
+    env.update(TALKWATCH_DSN=warehouse_dsn, TALKWATCH_HOME=str(tmp_path / "home"))
+    proc = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "contradictions", "--format", "jsonl"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, cwd=REPO)
+    first = proc.stdout.readline()
+    proc.stdout.close()  # the reader stops, as `head -1` does, while far more than a pipe's buffer is left
+    stderr = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert json.loads(first)["a"]["source"].startswith("Denier")
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
+    assert proc.returncode == 141, (proc.returncode, stderr)  # 128 + SIGPIPE, as a tool the signal ended
