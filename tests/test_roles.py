@@ -53,6 +53,16 @@ def _connect_as(dsn: str, name: str):
     return psycopg2.connect(psycopg2.extensions.make_dsn(dsn, user=name, password=PASSWORD))
 
 
+def _assert_refused(dsn: str, name: str, statement: str, params: tuple = ()) -> None:
+    """The login `name` runs `statement` and PostgreSQL refuses it for want of privilege."""
+    conn = _connect_as(dsn, name)
+    try:
+        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
+            cur.execute(statement, params or None)
+    finally:
+        conn.close()
+
+
 def test_migrations_create_the_two_group_roles(warehouse):
     with warehouse.cursor() as cur:
         cur.execute(
@@ -128,12 +138,7 @@ def test_analyst_reads_every_view(warehouse, warehouse_dsn, login):
     ],
 )
 def test_analyst_cannot_read_the_tables_nor_write_anything(warehouse_dsn, login, statement):
-    conn = _connect_as(warehouse_dsn, login())
-    try:
-        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
-            cur.execute(statement)
-    finally:
-        conn.close()
+    _assert_refused(warehouse_dsn, login(), statement)
 
 
 def test_analyst_privileges_are_select_on_the_views_only(warehouse, login):
@@ -291,12 +296,7 @@ def test_analyst_cannot_write_lock_or_alter_a_view(warehouse, warehouse_dsn, log
     ],
 )
 def test_analyst_cannot_escalate_or_reach_the_warehouse_tables(warehouse_dsn, login, statement):
-    conn = _connect_as(warehouse_dsn, login())
-    try:
-        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
-            cur.execute(statement)
-    finally:
-        conn.close()
+    _assert_refused(warehouse_dsn, login(), statement)
 
 
 def test_analyst_cannot_store_large_objects(warehouse_dsn, login):
@@ -401,12 +401,7 @@ def test_analyst_records_a_triage_decision_through_the_analytics_function(wareho
 def test_analyst_cannot_write_triage_or_alert_state_but_through_the_function(warehouse, warehouse_dsn, login,
                                                                             statement):
     _one_contradiction(warehouse)
-    conn = _connect_as(warehouse_dsn, login())
-    try:
-        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
-            cur.execute(statement)
-    finally:
-        conn.close()
+    _assert_refused(warehouse_dsn, login(), statement)
     assert _triage_rows(warehouse) == []
 
 
@@ -430,12 +425,8 @@ def test_a_login_outside_the_analyst_role_cannot_triage(warehouse, warehouse_dsn
     cid = _one_contradiction(warehouse)
     with wh.transaction(warehouse) as cur:
         cur.execute("grant usage on schema analytics to talkwatch_loader")  # even with the schema open to it
-    conn = _connect_as(warehouse_dsn, login(roles.LOADER_ROLE))
-    try:
-        with conn.cursor() as cur, pytest.raises(errors.InsufficientPrivilege):
-            cur.execute("select analytics.triage_contradiction(%s, 'dismissed')", (cid,))
-    finally:
-        conn.close()
+    _assert_refused(warehouse_dsn, login(roles.LOADER_ROLE), "select analytics.triage_contradiction(%s, 'dismissed')",
+                    (cid,))
 
 
 def test_analyst_still_triages_after_a_remigration(warehouse, warehouse_dsn, login):
