@@ -257,6 +257,21 @@ def test_a_linear_model_survives_its_file(tmp_path):
     assert back.classes == ["a", "b", "c"] and np.argmax(p[0]) == 2
 
 
+def test_a_binary_model_scores_as_the_general_sums_do_bit_for_bit():
+    """The binary models' Python path (few short rows a sentence) gives exactly the NumPy path's scores."""
+    rng = np.random.default_rng(7)
+    names = [f"f{i}" for i in range(50)]
+    coef = rng.normal(size=(1, 50))
+    binary = LinearModel(classes=["1"], index={n: i for i, n in enumerate(names)}, coef=coef, intercept=np.array([0.3]))
+    general = LinearModel(classes=["1", "copy"], index=binary.index, coef=np.vstack([coef, coef]),
+                          intercept=np.array([0.3, 0.3]))
+    rows = [{str(rng.choice([*names, "unknown"])): float(rng.choice([1.0, rng.random()])) for _ in range(rng.integers(0, 30))}
+            for _ in range(200)]
+    fast = binary._scores(rows)
+    assert fast.shape == (200, 1) and np.array_equal(fast, general._scores(rows)[:, :1])
+    assert np.array_equal(binary.predict_proba(rows), 1.0 / (1.0 + np.exp(-general._scores(rows)[:, :1])))
+
+
 def test_a_calibration_map_is_monotone_and_clipped():
     cal = Calibrator(x=np.array([0.1, 0.5, 0.9]), y=np.array([0.05, 0.4, 0.8]))
     values = [cal(s) for s in (0.0, 0.1, 0.3, 0.5, 0.95, 1.0)]

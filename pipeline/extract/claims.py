@@ -191,31 +191,39 @@ def sentence_claims(ctx: ArticleContext, feats: list[SentenceFeatures], models: 
                          and _mediated(m.start, ctx, lex)), None)
         sent = ctx.sents[sf.cand.sent_index]
         trig = ctx.doc[sf.cand.triggers[0]]
+        if models.uses_rule("hedged"):  # (the sentence's, whatever its status)
+            hedged = rule_hedged(sf.cand, ctx, lex)
+        else:
+            hedged = bool(models.hedge.predict_proba([sf.hedge])[0, 0] >= 0.5)
+        text = sent.text
+        modal = governing_verb(trig).tag_ == "MD"
+        rule_topic_ = rule_topic(sf.cand, ctx, lex) if models.uses_rule("topic") else None
         found: list[RawClaim] = []
+        sources_by_kind: dict[str, tuple[object, float]] = {}
         for rank, status, p_status in statuses:
-            if models.uses_rule("source"):
-                src, p_src = rule_source(sf.sources, status_kind(status)), 1.0
-            else:
-                src, p_src = choose(sf.sources, models.source, source_rows(sf.sources, status, party.parties))
+            kind = status_kind(status)  # (the source's rows depend on the status only through its kind)
+            if kind not in sources_by_kind:
+                if models.uses_rule("source"):
+                    sources_by_kind[kind] = rule_source(sf.sources, kind), 1.0
+                else:
+                    sources_by_kind[kind] = choose(sf.sources, models.source,
+                                                   source_rows(sf.sources, status, party.parties))
+            src, p_src = sources_by_kind[kind]
             assert isinstance(src, SourceOption)
-            if models.uses_rule("topic"):
-                topic = rule_topic(sf.cand, ctx, lex)
+            if rule_topic_ is not None:
+                topic = rule_topic_
             else:
                 tp = models.topic.predict_proba([topic_row(sf.topic, status)])[0]
                 topic = models.topic.classes[int(np.argmax(tp))]
-            if models.uses_rule("hedged"):
-                hedged = rule_hedged(sf.cand, ctx, lex)
-            else:
-                hedged = bool(models.hedge.predict_proba([sf.hedge])[0, 0] >= 0.5)
             score = p_status * p_party * p_src
             found.append(RawClaim(
                 parties=list(party.parties), status=status, topic=topic,
                 source=None if src.kind == "outlet" else {"kind": src.kind, "name": src.name, "key": src.key,
                                                           "org": src.org, "code": src.code},
-                hedged=hedged, evidence=sent.text.strip(), start_char=sent.start_char, end_char=sent.end_char,
-                time_text=sent.text, confidence=score, score=score, p_status=p_status, p_parties=p_party,
+                hedged=hedged, evidence=text.strip(), start_char=sent.start_char, end_char=sent.end_char,
+                time_text=text, confidence=score, score=score, p_status=p_status, p_parties=p_party,
                 p_source=p_src, mediator=mediator, trigger=trig.text, rank=rank,
-                future=governing_verb(trig).tag_ == "MD" or status == "planned",
+                future=modal or status == "planned",
             ))
         # a source denying talks in a sentence does not also report them there: the likelier reading stays
         denials = {(claim_key(c)[2], c.status): c.score for c in found if c.status in DENIALS}

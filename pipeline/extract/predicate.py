@@ -162,20 +162,23 @@ def cue_classes(cand: Candidate, ctx: ArticleContext, lex: Lexicon) -> Features:
     doc = ctx.doc
     sent = doc[cand.start:cand.end]
     f: Features = {}
+    text = sent.text  # (a span's text is joined from its tokens on every read)
     for st, rx in lex.status_words.items():
-        if rx.search(sent.text):
+        if rx.search(text):
             f[f"wclass={st}"] = 1.0
     for i in cand.triggers[:6]:
         t = doc[i]
         v = governing_verb(t)
         fr = verb_frame(v, lex)
+        vl = lemma(v)
+        tl = lemma(t) if t.pos_ in _VERBAL else None  # (read once: token attributes cost a lookup each)
         for st, verbs in lex.status_verbs.items():
-            if lemma(v) in verbs:
+            if vl in verbs:
                 f[f"vclass={st}"] = 1.0
                 f[f"vclass={st}|{fr['tense']}"] = 1.0
                 if fr["neg"]:
                     f[f"vclass={st}|neg"] = 1.0
-            if t.pos_ in _VERBAL and lemma(t) in verbs:
+            if tl is not None and tl in verbs:
                 f[f"tclass={st}"] = 1.0
     rule = rule_status(cand, ctx, lex)
     if rule:
