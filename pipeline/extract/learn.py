@@ -303,7 +303,7 @@ def _matrix(rows: list[Features], index: dict[str, int]):
 
 
 def fit_linear(rows: list[Features], labels: list, C: float, *, binary: bool = False,
-               class_weight=None, sample_weight: list[float] | None = None) -> LinearModel:
+               sample_weight: list[float] | None = None) -> LinearModel:
     """Logistic regression (L2, lbfgs): deterministic for the same rows."""
     from sklearn.exceptions import ConvergenceWarning
     from sklearn.linear_model import LogisticRegression
@@ -316,7 +316,7 @@ def fit_linear(rows: list[Features], labels: list, C: float, *, binary: bool = F
         classes = ["1"] if binary else sorted({str(v) for v in labels})
         return LinearModel(classes=classes, index={}, coef=np.zeros((1 if binary else len(classes), 0)),
                            intercept=np.full(1 if binary else len(classes), const if binary else 0.0))
-    clf = LogisticRegression(C=C, max_iter=3000, solver="saga", tol=1e-3, class_weight=class_weight, random_state=SEED)
+    clf = LogisticRegression(C=C, max_iter=3000, solver="saga", tol=1e-3, random_state=SEED)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
         clf.fit(X, y, sample_weight=None if sample_weight is None else np.asarray(sample_weight))
@@ -496,36 +496,6 @@ def predict_raw(ex: Example, models: Models, lex: Lexicon) -> list:
 # measurement
 # --------------------------------------------------------------------------------------------
 
-def quick_scores(predicted: list[tuple[Example, list]]) -> dict:
-    """Claims P/R/F1, (parties, status) F1 and topic accuracy as score.py computes them, in process."""
-    tp = n_sys = n_gold = 0
-    ps_sys = ps_gold = ps_tp = 0
-    topic_ok = 0
-    for ex, claims in predicted:
-        labels = label_claims(ex, claims)
-        tp += sum(ok for _, ok in labels)
-        n_sys += len({(tuple(c.parties), c.status, _norm(c.source)) for c in claims})
-        n_gold += _gold_keys(ex)
-        sp = {(tuple(c.parties), c.status) for c in claims}
-        gp = {(tuple(sorted(g["parties"])), g["status"]) for g in ex.gold}
-        ps_sys += len(sp)
-        ps_gold += len(gp)
-        ps_tp += len(sp & gp)
-        for c, ok in labels:
-            if ok:
-                gold = next(g for g in ex.gold if tuple(sorted(g["parties"])) == tuple(c.parties)
-                            and g["status"] == c.status
-                            and source_matches(c.source, [g.get("source", ""), *g.get("source_aliases", [])]))
-                topic_ok += gold["topic"] == c.topic
-    p = tp / n_sys if n_sys else 0.0
-    r = tp / n_gold if n_gold else 0.0
-    sp_ = ps_tp / ps_sys if ps_sys else 0.0
-    sr = ps_tp / ps_gold if ps_gold else 0.0
-    return {"claims_precision": p, "claims_recall": r, "claims_f1": 2 * p * r / (p + r) if p + r else 0.0,
-            "status_f1": 2 * sp_ * sr / (sp_ + sr) if sp_ + sr else 0.0,
-            "topic_accuracy": topic_ok / tp if tp else 0.0, "gold_claims": n_gold, "system_claims": n_sys}
-
-
 def cross_fit(examples: list[Example], k: int = 5, cfg: FitConfig | None = None, lex: Lexicon | None = None,
               fraction: float = 1.0):
     """Grouped k-fold cross-fitting: yields (held-out example indexes, models fit on the other stories).
@@ -542,18 +512,6 @@ def cross_fit(examples: list[Example], k: int = 5, cfg: FitConfig | None = None,
         models = fit(train, cfg, lex)
         logger.info("fold %d/%d fitted", n + 1, k)
         yield fold, models
-
-
-def cross_validate(examples: list[Example], k: int = 5, cfg: FitConfig | None = None,
-                   lex: Lexicon | None = None, fraction: float = 1.0) -> list[tuple[Example, list]]:
-    """Grouped k-fold cross-validation: every article predicted by models that never saw its story."""
-    lex = lex or Lexicon.from_cues(load_cues())
-    out: list[tuple[Example, list]] = []
-    for fold, models in cross_fit(examples, k, cfg, lex, fraction):
-        out.extend((examples[i], predict(examples[i], models, lex)) for i in fold)
-    order = {id(e): i for i, e in enumerate(examples)}
-    out.sort(key=lambda p: order[id(p[0])])
-    return out
 
 
 # --------------------------------------------------------------------------------------------

@@ -216,17 +216,6 @@ def rule_status(cand: Candidate, ctx: ArticleContext, lex: Lexicon) -> str | Non
     return None
 
 
-def _in_subtree(t: Token, root: Token) -> bool:
-    cur = t
-    for _ in range(12):
-        if cur is root:
-            return True
-        if cur.head is cur:
-            return False
-        cur = cur.head
-    return False
-
-
 def denial(cand: Candidate, ctx: ArticleContext, lex: Lexicon) -> str | None:
     """`denied` (talks) or `no_deal` (a deal, an exchange, a payment) when the sentence says they do not
     exist or did not happen (SPEC 2): "no such negotiations", "there are no talks", "we did not negotiate",

@@ -37,7 +37,6 @@ class Gazetteer:
     generic_state: set[str]
     generic_nonstate: set[str]
     generic_opposition: frozenset[str] = frozenset()
-    person_names: dict[str, str] = field(default_factory=dict)  # lower alias -> canonical
 
     def dyads_of(self, code: str) -> list[tuple[str, str]]:
         return self._by_code.get(code, [])
@@ -63,7 +62,6 @@ def load_gazetteer(path: str | None = None) -> Gazetteer:
     actors: dict[str, Actor] = {}
     aliases: dict[str, tuple[str, str | None]] = {}
     case_sensitive: set[str] = set()
-    person_names: dict[str, str] = {}
     for code, entry in raw["actors"].items():
         actors[code] = Actor(code=code, name=entry["name"], kind=entry.get("kind", "state"))
         forms = [entry["name"], *entry.get("aliases", [])]
@@ -76,7 +74,6 @@ def load_gazetteer(path: str | None = None) -> Gazetteer:
         for person, spellings in (entry.get("people") or {}).items():
             for form in [person, *(spellings or [])]:
                 aliases[form.lower()] = (code, person)
-                person_names[form.lower()] = person
     dyads = [tuple(sorted(d)) for d in raw.get("dyads", [])]
     generic = raw.get("generic_sides", {})
     return Gazetteer(
@@ -88,7 +85,6 @@ def load_gazetteer(path: str | None = None) -> Gazetteer:
         generic_state={w.lower() for w in generic.get("state", [])},
         generic_nonstate=_with_singulars(w.lower() for w in generic.get("nonstate", [])),
         generic_opposition=frozenset(w.lower() for w in generic.get("opposition", [])),
-        person_names=person_names,
     )
 
 
@@ -177,7 +173,6 @@ class Lexicon:
     conditions: frozenset[str] = frozenset()  # "unless", "until": a refusal with a condition is a position
     pronouns: frozenset[str] = frozenset()  # "he said", "according to her": the speaker named before
     role_words: frozenset[str] = frozenset()  # "the spokesman said": the speaker named before
-    talk_words: frozenset[str] = frozenset()  # triggers naming talks (a denial of them is `denied`)
     deal_words: frozenset[str] = frozenset()  # triggers naming a deal or an exchange (`no_deal`)
     status_verbs: dict[str, frozenset[str]] = field(default_factory=dict)  # status -> verb lemmas naming it
     status_words: dict[str, re.Pattern] = field(default_factory=dict)  # status -> its words and phrases
@@ -202,7 +197,6 @@ class Lexicon:
             conditions=frozenset(cues.words("denial", "conditions")),
             pronouns=frozenset(cues.words("speakers", "pronouns")),
             role_words=frozenset(cues.words("speakers", "role_words")),
-            talk_words=frozenset(cues.words("triggers", "talks")),
             deal_words=frozenset(cues.words("triggers", "deals") | cues.words("triggers", "exchanges")),
             status_verbs={st: frozenset(cues.words("status_cues", st, "verbs")) for st in cues.groups("status_cues")},
             status_words={st: _phrases(cues.words("status_cues", st, "words")) for st in cues.groups("status_cues")},

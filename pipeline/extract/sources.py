@@ -9,7 +9,7 @@ import re
 from spacy.tokens import Span, Token
 
 from pipeline.extract.context import ArticleContext
-from pipeline.extract.predicate import lemma
+from pipeline.extract.predicate import governing_verb, lemma, reporting_verb
 from pipeline.extract.records import Candidate, Features, SourceOption
 from pipeline.extract.resources import Gazetteer, Lexicon
 from pipeline.models import slugify
@@ -120,8 +120,6 @@ def source_options(cand: Candidate, ctx: ArticleContext, gaz: Gazetteer, lex: Le
     doc = ctx.doc
     sent = doc[cand.start:cand.end]
     trig_reps, trig_govs = set(), set()
-    from pipeline.extract.predicate import governing_verb, reporting_verb
-
     for i in cand.triggers:
         rep = reporting_verb(doc[i], lex)
         if rep is not None:
@@ -201,25 +199,28 @@ def source_options(cand: Candidate, ctx: ArticleContext, gaz: Gazetteer, lex: Le
         if s is None or s.i in covered or s.ent_type_:
             continue
         if (s.lower_ in lex.pronouns or lemma(s) in lex.role_words) and last_speaker is not None:
-            prev = SourceOption(kind=last_speaker.kind, name=last_speaker.name, key=last_speaker.key,
-                                org=last_speaker.org, code=last_speaker.code, token=s.i)
+            prev = _named_before(last_speaker, s.i)
             add(prev, s)
             seen[prev.key].features["refers_back"] = 1.0
             seen[prev.key].features[f"refers_back={'pronoun' if s.lower_ in lex.pronouns else 'role'}"] = 1.0
     for t in sent:  # "according to her"
         if t.lower_ in lex.pronouns and t.dep_ == "pobj" \
                 and t.head.lower_ == "to" and t.head.head.lower_ == "according" and last_speaker is not None:
-            prev = SourceOption(kind=last_speaker.kind, name=last_speaker.name, key=last_speaker.key,
-                                org=last_speaker.org, code=last_speaker.code, token=t.i)
+            prev = _named_before(last_speaker, t.i)
             add(prev, t)
             seen[prev.key].features["refers_back"] = 1.0
             seen[prev.key].features["refers_back=pronoun"] = 1.0
     if cand.in_quote and last_speaker is not None and not reps:
-        prev = SourceOption(kind=last_speaker.kind, name=last_speaker.name, key=last_speaker.key,
-                            org=last_speaker.org, code=last_speaker.code)
+        prev = _named_before(last_speaker, None)
         prev.features["quote_continues"] = 1.0
         add(prev, None)
     return options
+
+
+def _named_before(speaker: SourceOption, token: int | None) -> SourceOption:
+    """The speaker named in an earlier sentence as an option of this one (its features are this sentence's)."""
+    return SourceOption(kind=speaker.kind, name=speaker.name, key=speaker.key, org=speaker.org, code=speaker.code,
+                        token=token)
 
 
 def _generic_side(t: Token, ctx: ArticleContext, gaz: Gazetteer) -> str | None:
